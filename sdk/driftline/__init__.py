@@ -1,0 +1,1 @@
+"""driftline: observability for machine-learning models in production."""

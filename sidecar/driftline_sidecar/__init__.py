@@ -1,0 +1,1 @@
+"""The driftline sidecar: ingest, drift detection and alerting next to a model service."""
