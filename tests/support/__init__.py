@@ -1,0 +1,11 @@
+"""Real components for driftline's tests, each started on 127.0.0.1 and stopped by pid.
+
+- ``ports``: ``free_port()``
+- ``procs``: external processes with a log file, readiness over HTTP, stop by pid
+- ``prometheus``: ``Prometheus``, a real server with a generated config
+- ``alertmanager``: ``Alertmanager``, a real server with a webhook receiver
+- ``webhook``: ``WebhookRecorder``, records JSON POSTs (Alertmanager webhooks)
+- ``otlp_receiver``: ``OtlpReceiver``, decodes OTLP/HTTP protobuf trace exports
+
+Import from the modules themselves, e.g. ``from tests.support.prometheus import Prometheus``.
+"""
