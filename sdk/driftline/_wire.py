@@ -1,0 +1,364 @@
+"""Encoding captured records to the columnar JSON body of protocol v1 (docs/protocol.md).
+
+The capture queue holds *entries*, plain tuples built on the caller's thread
+without copying or converting anything:
+
+- a row entry, ``(ROW, model, version, role, prediction_id, timestamp, trace_id,
+  features, predictions)``, is one record;
+- a columns entry, ``(COLUMNS, model, version, role, prediction_ids, timestamp,
+  trace_id, features, predictions)``, is ``len(prediction_ids)`` records whose
+  features and predictions are columns (sequences or 1-d numpy arrays).
+
+Everything below runs on the shipper thread: ``encode`` groups entries by
+(model, version, role), pivots rows into columns, turns every value into a JSON
+scalar and drops, record by record, what cannot be encoded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+import numpy as np
+
+__all__ = [
+    "COLUMNS",
+    "GZIP_THRESHOLD",
+    "PROTOCOL_VERSION",
+    "ROW",
+    "Body",
+    "Entry",
+    "encode",
+    "entry_rows",
+    "split_entry",
+]
+
+PROTOCOL_VERSION: Final = 1
+GZIP_THRESHOLD: Final = 16 * 1024
+"""Bodies larger than this many bytes are sent gzip-compressed."""
+
+ROW: Final = 0
+COLUMNS: Final = 1
+
+Entry: TypeAlias = tuple[int, str, str, str, object, float, str | None, object, object]
+"""One queued call: ``(kind, model, version, role, id or ids, timestamp, trace_id,
+features, predictions)``; see the module docstring."""
+
+JsonScalar: TypeAlias = str | int | float | bool | None
+
+_NON_FINITE: Final[dict[float, str]] = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+class _UnencodableError(ValueError):
+    """A value that protocol v1 cannot carry; its record is dropped as ``encode_error``."""
+
+
+@dataclass(frozen=True)
+class Body:
+    """An encoded request body: the bytes to POST and what they account for."""
+
+    payload: bytes
+    """The JSON document, gzip-compressed when ``gzipped``; empty when ``records`` is 0."""
+    gzipped: bool
+    records: int
+    """Records in the body."""
+    encode_errors: int
+    """Records left out because a value could not be encoded."""
+
+
+def entry_rows(entry: Entry) -> int:
+    """Return how many records an entry holds: 1 for a row, the id count for columns."""
+    if entry[0] == ROW:
+        return 1
+    return len(entry[4])  # type: ignore[arg-type]
+
+
+def split_entry(entry: Entry, k: int) -> tuple[Entry, Entry]:
+    """Split a columns entry into its first ``k`` records and the rest (views, no copies of arrays).
+
+    Only the shipper calls this, to keep a body within ``batch_size`` records.
+    Columns of the wrong length are passed through unsliced; ``encode`` rejects them.
+    """
+    kind, model, version, role, ids, timestamp, trace_id, features, predictions = entry
+    n = len(ids)  # type: ignore[arg-type]
+
+    def cut(columns: object, start: int, stop: int) -> object:
+        if not isinstance(columns, Mapping):
+            return columns
+        return {name: col[start:stop] if _has_len(col, n) else col for name, col in columns.items()}
+
+    head: Entry = (
+        kind,
+        model,
+        version,
+        role,
+        ids[:k],  # type: ignore[index]
+        timestamp,
+        trace_id,
+        cut(features, 0, k),
+        cut(predictions, 0, k),
+    )
+    tail: Entry = (
+        kind,
+        model,
+        version,
+        role,
+        ids[k:],  # type: ignore[index]
+        timestamp,
+        trace_id,
+        cut(features, k, n),
+        cut(predictions, k, n),
+    )
+    return head, tail
+
+
+def _has_len(col: object, n: int) -> bool:
+    try:
+        return len(col) == n  # type: ignore[arg-type]
+    except TypeError:
+        return False
+
+
+def _non_finite(value: float) -> JsonScalar:
+    if math.isnan(value):
+        return "NaN"
+    return _NON_FINITE.get(value, value)
+
+
+def _cell(value: object) -> JsonScalar:
+    """Return ``value`` as a JSON scalar, or raise ``_UnencodableError``."""
+    t = type(value)
+    if value is None or t is str or t is int or t is bool:
+        return value  # type: ignore[return-value]
+    if t is float:
+        f: float = value  # type: ignore[assignment]
+        # inf - inf and nan - nan are nan, so this is a finite check without a call.
+        return f if f - f == 0.0 else _non_finite(f)
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, str):
+        return value  # str subclasses (np.str_, StrEnum) encode as their text
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return _cell(float(value))
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return _cell(value.item())
+    raise _UnencodableError(f"cannot encode a value of type {t.__name__}")
+
+
+def _row_values(values: object) -> dict[str, JsonScalar]:
+    """Convert one record's mapping of name → value; raise on any bad name or value."""
+    if not isinstance(values, Mapping):
+        raise _UnencodableError("features and predictions must be mappings")
+    out: dict[str, JsonScalar] = {}
+    for name, value in values.items():
+        if not isinstance(name, str):
+            raise _UnencodableError(f"names must be strings, got {type(name).__name__}")
+        out[name] = _cell(value)
+    return out
+
+
+def _column_values(values: object, n: int, bad: set[int]) -> list[JsonScalar]:
+    """Convert one column of ``n`` values; add the index of every unencodable cell to ``bad``.
+
+    Raises ``_UnencodableError`` when the column as a whole is unusable (wrong
+    length, not a 1-d sequence): then every record of the entry is dropped.
+    """
+    if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
+        raise _UnencodableError("a column must be a sequence or a 1-d array")
+    if not isinstance(values, list | tuple | np.ndarray) and hasattr(values, "__array__"):
+        values = np.asarray(values)  # pandas Series and friends: one conversion, not n
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1 or values.shape[0] != n:
+            raise _UnencodableError(f"a column must be 1-d with {n} values")
+        kind = values.dtype.kind
+        if kind in "biuU":
+            return values.tolist()  # type: ignore[no-any-return]
+        if kind == "f":
+            out: list[JsonScalar] = values.tolist()
+            finite = np.isfinite(values)
+            if not finite.all():
+                for i in np.flatnonzero(~finite).tolist():
+                    out[i] = _non_finite(out[i])  # type: ignore[arg-type]
+            return out
+        values = values.tolist()  # object, datetime, complex...: judged cell by cell
+    seq: Sequence[object] = values  # type: ignore[assignment]
+    if len(seq) != n:
+        raise _UnencodableError(f"a column must have {n} values, got {len(seq)}")
+    out = []
+    for i, value in enumerate(seq):
+        try:
+            out.append(_cell(value))
+        except _UnencodableError:
+            bad.add(i)
+            out.append(None)
+    return out
+
+
+def _columns(values: object, n: int, bad: set[int]) -> dict[str, list[JsonScalar]]:
+    if not isinstance(values, Mapping):
+        raise _UnencodableError("features and predictions must be mappings of columns")
+    out: dict[str, list[JsonScalar]] = {}
+    for name, column in values.items():
+        if not isinstance(name, str):
+            raise _UnencodableError(f"names must be strings, got {type(name).__name__}")
+        out[name] = _column_values(column, n, bad)
+    return out
+
+
+def _timestamp(value: object) -> float:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        ts = float(value)
+        if math.isfinite(ts):
+            return ts
+    raise _UnencodableError("the timestamp must be a finite number")
+
+
+def _trace_id(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise _UnencodableError("the trace id must be a string or None")
+
+
+class _Batch:
+    """The columns of one (model, version, role) batch, grown record by record."""
+
+    __slots__ = ("features", "ids", "predictions", "timestamps", "trace_ids")
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.timestamps: list[float] = []
+        self.trace_ids: list[str | None] = []
+        self.features: dict[str, list[JsonScalar]] = {}
+        self.predictions: dict[str, list[JsonScalar]] = {}
+
+    def add(
+        self,
+        ids: list[str],
+        timestamp: float,
+        trace_id: str | None,
+        features: dict[str, list[JsonScalar]],
+        predictions: dict[str, list[JsonScalar]],
+    ) -> None:
+        before, k = len(self.ids), len(ids)
+        self.ids.extend(ids)
+        self.timestamps.extend([timestamp] * k)
+        self.trace_ids.extend([trace_id] * k)
+        _merge(self.features, features, before, k)
+        _merge(self.predictions, predictions, before, k)
+
+    def to_json(self, model: str, version: str, role: str) -> dict[str, object]:
+        return {
+            "model": model,
+            "version": version,
+            "role": role,
+            "ids": self.ids,
+            "timestamps": self.timestamps,
+            "trace_ids": self.trace_ids,
+            "features": self.features,
+            "predictions": self.predictions,
+        }
+
+
+def _merge(
+    columns: dict[str, list[JsonScalar]],
+    new: dict[str, list[JsonScalar]],
+    before: int,
+    k: int,
+) -> None:
+    """Append ``k`` records' columns; a name absent on either side is padded with null."""
+    for name, values in new.items():
+        column = columns.get(name)
+        if column is None:
+            columns[name] = [None] * before + values
+        else:
+            column.extend(values)
+    for name, column in columns.items():
+        if name not in new:
+            column.extend([None] * k)
+
+
+def _keep(values: list[JsonScalar], bad: set[int]) -> list[JsonScalar]:
+    return [v for i, v in enumerate(values) if i not in bad]
+
+
+def _add_row(batch: _Batch, entry: Entry) -> None:
+    _, _, _, _, prediction_id, timestamp, trace_id, features, predictions = entry
+    if not isinstance(prediction_id, str):
+        raise _UnencodableError("the prediction id must be a string")
+    feats = {k: [v] for k, v in _row_values(features).items()}
+    preds = {k: [v] for k, v in _row_values(predictions).items()}
+    batch.add([prediction_id], _timestamp(timestamp), _trace_id(trace_id), feats, preds)
+
+
+def _add_columns(batch: _Batch, entry: Entry) -> int:
+    """Add a columns entry; return how many of its records were dropped."""
+    _, _, _, _, ids, timestamp, trace_id, features, predictions = entry
+    if isinstance(ids, str) or not isinstance(ids, Sequence | np.ndarray):
+        raise _UnencodableError("prediction ids must be a sequence of strings")
+    id_list: list[object] = list(ids)
+    n = len(id_list)
+    bad = {i for i, pid in enumerate(id_list) if not isinstance(pid, str)}
+    ts, trace = _timestamp(timestamp), _trace_id(trace_id)
+    feats = _columns(features, n, bad)
+    preds = _columns(predictions, n, bad)
+    if bad:
+        id_list = [pid for i, pid in enumerate(id_list) if i not in bad]
+        feats = {name: _keep(col, bad) for name, col in feats.items()}
+        preds = {name: _keep(col, bad) for name, col in preds.items()}
+    batch.add(id_list, ts, trace, feats, preds)  # type: ignore[arg-type]
+    return len(bad)
+
+
+def encode(service: str, entries: Iterable[Entry], sent_at: float) -> Body:
+    """Encode entries into one protocol-v1 body, dropping unencodable records and counting them.
+
+    Never raises for bad values: a row whose id, timestamp, trace id, a name or
+    a value cannot be encoded is left out; a columns entry loses the rows with a
+    bad cell, or all its rows when a column has the wrong length or shape.
+    """
+    batches: dict[tuple[str, str, str], _Batch] = {}
+    records = errors = 0
+    for entry in entries:
+        kind, model, version, role = entry[0], entry[1], entry[2], entry[3]
+        try:
+            if type(model) is not str or type(version) is not str or type(role) is not str:
+                raise _UnencodableError("model, version and role must be strings")
+            key = (model, version, role)
+            batch = batches.get(key)
+            if batch is None:
+                batch = batches[key] = _Batch()
+            if kind == ROW:
+                _add_row(batch, entry)
+                records += 1
+            else:
+                dropped = _add_columns(batch, entry)
+                records += entry_rows(entry) - dropped
+                errors += dropped
+        except Exception:  # a bad record never takes the body down with it
+            errors += _safe_rows(entry)
+    document = {
+        "v": PROTOCOL_VERSION,
+        "sent_at": sent_at,
+        "service": service,
+        "batches": [b.to_json(*key) for key, b in batches.items() if b.ids],
+    }
+    if records == 0:
+        return Body(payload=b"", gzipped=False, records=0, encode_errors=errors)
+    raw = json.dumps(document, separators=(",", ":"), allow_nan=False).encode("ascii")
+    if len(raw) > GZIP_THRESHOLD:
+        return Body(gzip.compress(raw, compresslevel=5, mtime=0), True, records, errors)
+    return Body(raw, False, records, errors)
+
+
+def _safe_rows(entry: Entry) -> int:
+    try:
+        return entry_rows(entry)
+    except TypeError:
+        return 1
