@@ -1,0 +1,63 @@
+"""Alerts raised by the sidecar, delivered to Alertmanager, webhooks and the structured log.
+
+Pure core (``AlertState``, conditions, payloads) and an I/O shell (``Alerter``: one worker
+thread, bounded queues, retries). See docs/alerting.md, "Sidecar alert delivery".
+"""
+
+from __future__ import annotations
+
+from driftline_sidecar.alerting._alerter import Alerter
+from driftline_sidecar.alerting._conditions import ColumnLike, EvaluationLike
+from driftline_sidecar.alerting._destinations import (
+    AlertmanagerDestination,
+    Batch,
+    DeliveryError,
+    Destination,
+    LogDestination,
+    WebhookDestination,
+)
+from driftline_sidecar.alerting._model import (
+    ALERT_NAMES,
+    DATA_QUALITY,
+    FEATURE_DRIFT,
+    MISSING_REFERENCE,
+    PREDICTION_DRIFT,
+    Alert,
+    AlertStatus,
+    Transition,
+    fingerprint,
+)
+from driftline_sidecar.alerting._payload import alertmanager_alerts, webhook_messages
+from driftline_sidecar.alerting._settings import (
+    AlertingConfigError,
+    AlertingSettings,
+    parse_alerting_settings,
+)
+from driftline_sidecar.alerting._state import AlertState
+
+__all__ = [
+    "ALERT_NAMES",
+    "DATA_QUALITY",
+    "FEATURE_DRIFT",
+    "MISSING_REFERENCE",
+    "PREDICTION_DRIFT",
+    "Alert",
+    "AlertState",
+    "AlertStatus",
+    "Alerter",
+    "AlertingConfigError",
+    "AlertingSettings",
+    "AlertmanagerDestination",
+    "Batch",
+    "ColumnLike",
+    "DeliveryError",
+    "Destination",
+    "EvaluationLike",
+    "LogDestination",
+    "Transition",
+    "WebhookDestination",
+    "alertmanager_alerts",
+    "fingerprint",
+    "parse_alerting_settings",
+    "webhook_messages",
+]
