@@ -11,9 +11,11 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
+from tests.support.alertmanager import Alertmanager
 from tests.support.ports import LOOPBACK
 from tests.support.procs import assert_no_process, pid_alive
 from tests.support.prometheus import Prometheus
+from tests.support.webhook import WebhookRecorder
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 RULES = """\
@@ -45,11 +47,24 @@ def exposition() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def prometheus(exposition: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    """One Prometheus scraping the exposition every second, with one alert rule."""
+def webhook() -> Iterator[WebhookRecorder]:
+    """A webhook recorder for the module's Alertmanager."""
+    with WebhookRecorder() as hook:
+        yield hook
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    exposition: str, webhook: WebhookRecorder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prometheus]:
+    """One Prometheus scraping the exposition every second, with one alert rule and an
+    Alertmanager that delivers to the webhook recorder."""
     rules = tmp_path_factory.mktemp("rules") / "rules.yml"
     rules.write_text(RULES, encoding="utf-8")
-    with Prometheus(targets=[exposition], rule_files=[rules]) as prom:
+    with (
+        Alertmanager(webhook_url=webhook.url) as am,
+        Prometheus(targets=[exposition], rule_files=[rules], alertmanager=am.address) as prom,
+    ):
         prom.wait_for_targets_up()
         yield prom
 
@@ -72,6 +87,19 @@ def test_rule_file_alert_fires(prometheus: Prometheus) -> None:
     """An alert rule from rule_files reaches the firing state and is listed by alerts()."""
     alert = prometheus.wait_for_alert("HarnessRequestsSeen")
     assert alert["labels"]["severity"] == "info"
+
+
+def test_firing_alert_reaches_alertmanager_webhook(
+    prometheus: Prometheus, webhook: WebhookRecorder
+) -> None:
+    """A firing rule travels Prometheus -> Alertmanager -> webhook with its labels."""
+    prometheus.wait_for_alert("HarnessRequestsSeen")
+    webhook.wait_for(lambda payloads: bool(payloads))
+    [alert] = webhook.alerts()[:1]
+    assert (alert["labels"]["alertname"], alert["labels"]["severity"]) == (
+        "HarnessRequestsSeen",
+        "info",
+    )
 
 
 def test_stop_leaves_no_process(exposition: str) -> None:
