@@ -1,0 +1,71 @@
+"""Runbooks in alerts/runbooks/: one per alert, none for an alert that does not exist."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.alerts.catalog import RUNBOOKS_DIR, all_alert_names, sidecar_catalogue
+
+SIDECAR_NAMES = {
+    "DriftlineFeatureDrift",
+    "DriftlinePredictionDrift",
+    "DriftlineDataQuality",
+    "DriftlineMissingReference",
+}
+
+
+def _runbook_names() -> set[str]:
+    return {path.stem for path in RUNBOOKS_DIR.glob("*.md")}
+
+
+def test_every_alert_has_a_runbook() -> None:
+    """Each alert of the rule files and of the sidecar has alerts/runbooks/<AlertName>.md."""
+    assert all_alert_names() - _runbook_names() == set()
+
+
+def test_every_runbook_names_an_existing_alert() -> None:
+    """No runbook is left for an alert that neither the rules nor the sidecar define."""
+    assert _runbook_names() - all_alert_names() == set()
+
+
+def test_sidecar_catalogue_lists_the_four_sidecar_alerts() -> None:
+    """alerts/sidecar_alerts.yaml lists exactly the four alerts the sidecar sends."""
+    _, alerts = sidecar_catalogue()
+    assert {alert.name for alert in alerts} == SIDECAR_NAMES
+
+
+def test_sidecar_alerts_carry_the_fixed_labels() -> None:
+    """Every sidecar alert declares alertname, severity, model, version and service labels."""
+    _, alerts = sidecar_catalogue()
+    required = {"alertname", "severity", "model", "version", "service"}
+    assert all(required <= set(alert.labels) for alert in alerts)
+
+
+@pytest.mark.parametrize("name", sorted(all_alert_names()))
+def test_runbook_has_the_required_sections(name: str) -> None:
+    """Each runbook says what fired, the impact, how to diagnose, mitigate and escalate."""
+    text = (RUNBOOKS_DIR / f"{name}.md").read_text(encoding="utf-8")
+    headings = set(re.findall(r"^## (.+)$", text, flags=re.MULTILINE))
+    assert {
+        "What fired and why it matters",
+        "Impact",
+        "Diagnose",
+        "Mitigate",
+        "Escalate",
+    } <= headings
+
+
+@pytest.mark.parametrize("name", sorted(all_alert_names()))
+def test_runbook_starts_with_its_alert_name(name: str) -> None:
+    """The first line of a runbook is a heading with its alert's name."""
+    text = (RUNBOOKS_DIR / f"{name}.md").read_text(encoding="utf-8")
+    assert text.splitlines()[0] == f"# {name}"
+
+
+@pytest.mark.parametrize("name", sorted(all_alert_names()))
+def test_runbook_shows_how_to_query_the_sidecar(name: str) -> None:
+    """Each runbook shows the curl of the sidecar's drift endpoint for the version."""
+    text = (RUNBOOKS_DIR / f"{name}.md").read_text(encoding="utf-8")
+    assert "curl -s http://127.0.0.1:8765/v1/drift/MODEL/VERSION" in text
