@@ -197,7 +197,10 @@ class OtlpReceiver:
         self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="otlp-receiver", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="otlp-receiver",
+            daemon=True,
         )
         self._thread.start()
 

@@ -79,7 +79,10 @@ class WebhookRecorder:
         self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="webhook-recorder", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="webhook-recorder",
+            daemon=True,
         )
         self._thread.start()
 
