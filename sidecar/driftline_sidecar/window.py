@@ -1,0 +1,200 @@
+"""Sliding windows of recent records per model version: preallocated ring buffers per column.
+
+A window holds at most ``capacity`` records (the oldest leave first) and, when
+``max_age`` is set, only records whose timestamp is at most ``max_age`` seconds
+old. Memory is bounded by ``capacity`` times the number of columns, and the number
+of columns by ``max_columns`` (or by the reference profile's columns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from driftline_sidecar.ingest import Column, Kind
+
+__all__ = ["Window", "WindowColumn", "WindowState"]
+
+
+@dataclass(frozen=True)
+class WindowColumn:
+    """A column of a window in arrival order, with its type-mismatch flags when numeric."""
+
+    kind: Kind
+    values: npt.NDArray[Any]
+    type_mismatch: npt.NDArray[np.bool_] | None = None
+
+
+@dataclass(frozen=True)
+class WindowState:
+    """A window's records in arrival order: what a snapshot stores and restores."""
+
+    timestamps: npt.NDArray[np.float64]
+    columns: Mapping[str, WindowColumn]
+    received: int
+
+
+class _Ring:
+    """One preallocated column; positions are managed by the owning Window."""
+
+    def __init__(self, kind: Kind, capacity: int) -> None:
+        self.kind: Kind = kind
+        if kind == "numeric":
+            self.values: npt.NDArray[Any] = np.full(capacity, np.nan, dtype=np.float64)
+        else:
+            self.values = np.full(capacity, None, dtype=object)
+        self.mismatch: npt.NDArray[np.bool_] | None = None
+
+    def missing(self) -> Any:
+        return np.nan if self.kind == "numeric" else None
+
+
+class Window:
+    """The most recent records of one model version, by count and optionally by age."""
+
+    def __init__(
+        self,
+        capacity: int,
+        *,
+        max_age: float | None = None,
+        max_columns: int = 256,
+        kinds: Mapping[str, Kind] | None = None,
+    ) -> None:
+        """``kinds`` fixes the columns kept (a profile's); else the first ``max_columns`` seen."""
+        self.capacity = capacity
+        self.max_age = max_age
+        self.max_columns = max_columns
+        self._fixed = dict(kinds) if kinds is not None else None
+        self._timestamps = np.zeros(capacity, dtype=np.float64)
+        self._rings: dict[str, _Ring] = {}
+        if self._fixed is not None:
+            for name, kind in self._fixed.items():
+                self._rings[name] = _Ring(kind, capacity)
+        self._end = 0
+        self._size = 0
+        self.received = 0
+        """Records ever appended (a snapshot carries it over)."""
+        self.changes = 0
+        """Incremented whenever the window's content changes."""
+
+    def __len__(self) -> int:
+        """The number of records in the window."""
+        return self._size
+
+    def append(self, timestamps: npt.NDArray[np.float64], columns: Mapping[str, Column]) -> int:
+        """Add one batch of records; return how many of its columns were not kept."""
+        n = len(timestamps)
+        if n == 0:
+            return 0
+        ignored = 0
+        for name, column in columns.items():
+            if name not in self._rings:
+                if self._fixed is not None or len(self._rings) >= self.max_columns:
+                    ignored += 1
+                    continue
+                self._rings[name] = _Ring(column.kind, self.capacity)
+        keep = min(n, self.capacity)
+        positions = self._positions(keep)
+        self._timestamps[positions] = timestamps[n - keep :]
+        for name, ring in self._rings.items():
+            given = columns.get(name)
+            if given is None:
+                ring.values[positions] = ring.missing()
+                if ring.mismatch is not None:
+                    ring.mismatch[positions] = False
+                continue
+            values, mismatch = _coerce(given, ring.kind)
+            ring.values[positions] = values[n - keep :]
+            if mismatch is not None and ring.mismatch is None:
+                ring.mismatch = np.zeros(self.capacity, dtype=np.bool_)
+            if ring.mismatch is not None:
+                ring.mismatch[positions] = False if mismatch is None else mismatch[n - keep :]
+        self._end = (self._end + keep) % self.capacity
+        self._size = min(self._size + keep, self.capacity)
+        self.received += n
+        self.changes += 1
+        return ignored
+
+    def expire(self, now: float) -> int:
+        """Drop the oldest records older than ``max_age`` seconds at ``now``; return how many."""
+        if self.max_age is None or self._size == 0:
+            return 0
+        recent = self._timestamps[self._order()] >= now - self.max_age
+        stale = int(np.argmax(recent)) if bool(recent.any()) else self._size
+        if stale:
+            self._size -= stale
+            self.changes += 1
+        return stale
+
+    def columns(self) -> dict[str, WindowColumn]:
+        """Copies of every column in arrival order (oldest first)."""
+        order = self._order()
+        return {
+            name: WindowColumn(
+                ring.kind,
+                ring.values[order],
+                None if ring.mismatch is None else ring.mismatch[order],
+            )
+            for name, ring in self._rings.items()
+        }
+
+    def timestamps(self) -> npt.NDArray[np.float64]:
+        """A copy of the record timestamps in arrival order."""
+        return self._timestamps[self._order()]
+
+    def type_mismatches(self) -> dict[str, int]:
+        """Per numeric column, how many values in the window were non-numeric strings."""
+        order = self._order()
+        return {
+            name: int(ring.mismatch[order].sum())
+            for name, ring in self._rings.items()
+            if ring.mismatch is not None
+        }
+
+    def state(self) -> WindowState:
+        """The window's content for a snapshot."""
+        return WindowState(self.timestamps(), self.columns(), self.received)
+
+    def restore(self, state: WindowState) -> None:
+        """Replace the content with a snapshot's (columns this window does not keep are skipped)."""
+        self._end = 0
+        self._size = 0
+        columns = {
+            name: Column(column.kind, column.values, column.type_mismatch)
+            for name, column in state.columns.items()
+        }
+        self.append(state.timestamps, columns)
+        self.received = state.received
+
+    def _positions(self, n: int) -> npt.NDArray[np.intp]:
+        return (self._end + np.arange(n)) % self.capacity
+
+    def _order(self) -> npt.NDArray[np.intp]:
+        start = (self._end - self._size) % self.capacity
+        return (start + np.arange(self._size)) % self.capacity
+
+
+def _coerce(
+    column: Column | WindowColumn, kind: Kind
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_] | None]:
+    """Fit a column decoded as one kind into a ring of the other (windows without a reference)."""
+    if column.kind == kind:
+        return column.values, column.type_mismatch
+    if kind == "categorical":
+        values = np.empty(len(column.values), dtype=object)
+        values[:] = [None if np.isnan(value) else repr(float(value)) for value in column.values]
+        return values, None
+    numbers = np.full(len(column.values), np.nan)
+    mismatch = np.zeros(len(column.values), dtype=np.bool_)
+    for i, value in enumerate(column.values):
+        if value is None:
+            continue
+        try:
+            numbers[i] = float(value)
+        except ValueError:
+            mismatch[i] = True
+    return numbers, mismatch
