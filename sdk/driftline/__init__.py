@@ -1,1 +1,57 @@
-"""driftline: observability for machine-learning models in production."""
+"""driftline: observability for machine-learning models in production.
+
+Decorate a model function with ``@driftline.monitor(model=..., version=...)``
+and every call emits an OpenTelemetry span, Prometheus metrics, a sampled
+structlog line and (with a sidecar) a captured record of features and
+predictions. ``configure()`` is optional.
+"""
+
+from __future__ import annotations
+
+from . import _runtime
+from ._config import Settings, configure
+from ._context import (
+    current_prediction_id,
+    current_prediction_ids,
+    last_prediction_id,
+    last_prediction_ids,
+)
+from ._exceptions import ConfigurationError, DriftlineError
+from ._exposition import MetricsServer, make_asgi_app, make_wsgi_app, start_metrics_server
+from ._monitor import monitor
+
+__all__ = [
+    "ConfigurationError",
+    "DriftlineError",
+    "MetricsServer",
+    "Settings",
+    "configure",
+    "current_prediction_id",
+    "current_prediction_ids",
+    "flush",
+    "last_prediction_id",
+    "last_prediction_ids",
+    "make_asgi_app",
+    "make_wsgi_app",
+    "monitor",
+    "shutdown",
+    "start_metrics_server",
+]
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Send the queued records and spans; True when all went within ``timeout`` seconds.
+
+    ``timeout`` defaults to ``capture_exit_timeout``.
+    """
+    return _runtime.current().flush(timeout)
+
+
+def shutdown(timeout: float | None = None) -> None:
+    """Flush and stop capture and driftline's own tracer provider; the next call starts afresh.
+
+    Runs by itself at interpreter exit.
+    """
+    runtime = _runtime.install(None)
+    if runtime is not None:
+        runtime.close(timeout)

@@ -1,0 +1,316 @@
+"""Settings and ``configure()``: keyword arguments over ``DRIFTLINE_*`` variables, checked early."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from opentelemetry.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+
+from ._exceptions import ConfigurationError
+
+__all__ = ["DEFAULT_PREDICTION_BUCKETS", "Settings", "configure", "resolve_settings"]
+
+#: Buckets of ``driftline_prediction_value``: they fit probabilities and scores from 0 to 1.
+DEFAULT_PREDICTION_BUCKETS: tuple[float, ...] = (
+    0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0,
+)  # fmt: skip
+
+LogOutput = IO[str] | logging.Logger
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``configure()`` accepted, validated; see docs/sdk.md for each key."""
+
+    service_name: str = "unknown_service"
+    sidecar_url: str | None = None
+    sidecar_token: str | None = None
+    otlp_endpoint: str | None = None
+    trace_sample_rate: float = 1.0
+    log_sample_rate: float = 0.01
+    capture_sample_rate: float = 1.0
+    capture_queue_size: int = 10_000
+    capture_batch_size: int = 500
+    capture_flush_interval: float = 1.0
+    capture_timeout: float = 2.0
+    capture_max_retries: int = 5
+    capture_exit_timeout: float = 2.0
+    record_features_in_spans: bool = False
+    prediction_buckets: tuple[float, ...] = DEFAULT_PREDICTION_BUCKETS
+    max_classes: int = 50
+    registry: CollectorRegistry | None = None
+    tracer_provider: TracerProvider | None = None
+    log_output: LogOutput | None = None
+
+
+def _env_name(key: str) -> str:
+    return "DRIFTLINE_" + key.upper()
+
+
+def _parse_float(text: str) -> float:
+    return float(text)
+
+
+def _parse_int(text: str) -> int:
+    return int(text)
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+def _parse_buckets(text: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in text.split(",") if part.strip())
+
+
+def _parse_str(text: str) -> str | None:
+    return text or None
+
+
+# key -> parser of its environment variable; the python-only keys have none.
+_ENV_PARSERS: dict[str, Callable[[str], Any]] = {
+    "service_name": str,
+    "sidecar_url": _parse_str,
+    "sidecar_token": _parse_str,
+    "otlp_endpoint": _parse_str,
+    "trace_sample_rate": _parse_float,
+    "log_sample_rate": _parse_float,
+    "capture_sample_rate": _parse_float,
+    "capture_queue_size": _parse_int,
+    "capture_batch_size": _parse_int,
+    "capture_flush_interval": _parse_float,
+    "capture_timeout": _parse_float,
+    "capture_max_retries": _parse_int,
+    "capture_exit_timeout": _parse_float,
+    "record_features_in_spans": _parse_bool,
+    "prediction_buckets": _parse_buckets,
+    "max_classes": _parse_int,
+}
+
+
+def _check_rate(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number between 0 and 1"
+    return None if 0.0 <= value <= 1.0 else "must be between 0 and 1"
+
+
+def _check_positive_int(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "must be an integer"
+    return None if value >= 1 else "must be at least 1"
+
+
+def _check_non_negative_int(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "must be an integer"
+    return None if value >= 0 else "must be 0 or more"
+
+
+def _check_seconds(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number of seconds"
+    return None if math.isfinite(value) and value > 0 else "must be a finite number above 0"
+
+
+def _check_url(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return "must be an http:// or https:// URL"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"must be an http:// or https:// URL with a host, got {value!r}"
+    return None
+
+
+def _check_optional_str(value: object) -> str | None:
+    return None if value is None or isinstance(value, str) else "must be a string"
+
+
+def _check_service_name(value: object) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return "must be a non-empty string"
+    return None if len(value) <= 128 else "must be at most 128 characters"
+
+
+def _check_bool(value: object) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def _check_buckets(value: object) -> str | None:
+    if not isinstance(value, tuple) or not value:
+        return "must be a non-empty sequence of numbers"
+    if not all(isinstance(b, float) and math.isfinite(b) for b in value):
+        return "must contain only finite numbers"
+    if any(b >= c for b, c in itertools.pairwise(value)):
+        return "must be strictly increasing"
+    return None
+
+
+def _check_registry(value: object) -> str | None:
+    return (
+        None
+        if value is None or isinstance(value, CollectorRegistry)
+        else "must be a CollectorRegistry"
+    )
+
+
+def _check_tracer_provider(value: object) -> str | None:
+    ok = value is None or callable(getattr(value, "get_tracer", None))
+    return None if ok else "must be an OpenTelemetry TracerProvider"
+
+
+def _check_log_output(value: object) -> str | None:
+    ok = (
+        value is None
+        or isinstance(value, logging.Logger)
+        or callable(getattr(value, "write", None))
+    )
+    return None if ok else "must be a text file-like object or a logging.Logger"
+
+
+_CHECKS: dict[str, Callable[[object], str | None]] = {
+    "service_name": _check_service_name,
+    "sidecar_url": _check_url,
+    "sidecar_token": _check_optional_str,
+    "otlp_endpoint": _check_url,
+    "trace_sample_rate": _check_rate,
+    "log_sample_rate": _check_rate,
+    "capture_sample_rate": _check_rate,
+    "capture_queue_size": _check_positive_int,
+    "capture_batch_size": _check_positive_int,
+    "capture_flush_interval": _check_seconds,
+    "capture_timeout": _check_seconds,
+    "capture_max_retries": _check_non_negative_int,
+    "capture_exit_timeout": _check_seconds,
+    "record_features_in_spans": _check_bool,
+    "prediction_buckets": _check_buckets,
+    "max_classes": _check_positive_int,
+    "registry": _check_registry,
+    "tracer_provider": _check_tracer_provider,
+    "log_output": _check_log_output,
+}
+
+
+def _normalise(key: str, value: object) -> object:
+    if key == "prediction_buckets" and isinstance(value, Sequence) and not isinstance(value, str):
+        try:
+            return tuple(float(b) for b in value)
+        except (TypeError, ValueError):
+            return value
+    if key in ("sidecar_url", "otlp_endpoint", "sidecar_token") and value == "":
+        return None
+    if key in ("sidecar_url", "otlp_endpoint") and isinstance(value, str):
+        return value.rstrip("/")
+    if isinstance(value, int) and not isinstance(value, bool) and _CHECKS[key] is _check_seconds:
+        return float(value)
+    return value
+
+
+def resolve_settings(
+    overrides: Mapping[str, object], environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Return the settings from ``overrides`` over the environment over the defaults.
+
+    A key whose override is None falls back to its environment variable, then to
+    its default. Raises ConfigurationError naming the first bad key.
+    """
+    env = os.environ if environ is None else environ
+    known = {f.name for f in fields(Settings)}
+    values: dict[str, object] = {}
+    for key, value in overrides.items():
+        if key not in known:
+            raise ConfigurationError(key, f"unknown key; valid keys: {', '.join(sorted(known))}")
+        if value is not None:
+            values[key] = value
+    for key, parse in _ENV_PARSERS.items():
+        if key in values or _env_name(key) not in env:
+            continue
+        text = env[_env_name(key)]
+        try:
+            values[key] = parse(text)
+        except ValueError:
+            reason = f"cannot parse {text!r}: {_CHECKS[key](None) or 'invalid value'}"
+            raise ConfigurationError(key, reason, _env_name(key)) from None
+    if "service_name" not in values and env.get("OTEL_SERVICE_NAME"):
+        values["service_name"] = env["OTEL_SERVICE_NAME"]
+    for key in list(values):
+        value = _normalise(key, values[key])
+        problem = _CHECKS[key](value)
+        if problem is not None:
+            env_var = _env_name(key) if key in _ENV_PARSERS else None
+            raise ConfigurationError(key, f"{problem}, got {value!r}", env_var)
+        values[key] = value
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    sidecar_url: str | None = None,
+    sidecar_token: str | None = None,
+    otlp_endpoint: str | None = None,
+    trace_sample_rate: float | None = None,
+    log_sample_rate: float | None = None,
+    capture_sample_rate: float | None = None,
+    capture_queue_size: int | None = None,
+    capture_batch_size: int | None = None,
+    capture_flush_interval: float | None = None,
+    capture_timeout: float | None = None,
+    capture_max_retries: int | None = None,
+    capture_exit_timeout: float | None = None,
+    record_features_in_spans: bool | None = None,
+    prediction_buckets: Sequence[float] | None = None,
+    max_classes: int | None = None,
+    registry: CollectorRegistry | None = None,
+    tracer_provider: TracerProvider | None = None,
+    log_output: LogOutput | None = None,
+) -> Settings:
+    """Validate the settings, build the runtime every decorated call uses from now on, return them.
+
+    Every argument left as None takes its ``DRIFTLINE_*`` environment variable,
+    else its default. Raises ConfigurationError naming the bad key (and variable).
+    The previous runtime's capture queue is flushed and closed.
+    """
+    from . import _runtime
+
+    settings = resolve_settings(
+        {
+            "service_name": service_name,
+            "sidecar_url": sidecar_url,
+            "sidecar_token": sidecar_token,
+            "otlp_endpoint": otlp_endpoint,
+            "trace_sample_rate": trace_sample_rate,
+            "log_sample_rate": log_sample_rate,
+            "capture_sample_rate": capture_sample_rate,
+            "capture_queue_size": capture_queue_size,
+            "capture_batch_size": capture_batch_size,
+            "capture_flush_interval": capture_flush_interval,
+            "capture_timeout": capture_timeout,
+            "capture_max_retries": capture_max_retries,
+            "capture_exit_timeout": capture_exit_timeout,
+            "record_features_in_spans": record_features_in_spans,
+            "prediction_buckets": prediction_buckets,
+            "max_classes": max_classes,
+            "registry": registry,
+            "tracer_provider": tracer_provider,
+            "log_output": log_output,
+        }
+    )
+    previous = _runtime.install(_runtime.build(settings))
+    if previous is not None:
+        previous.close()
+    return settings

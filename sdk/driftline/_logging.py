@@ -1,0 +1,66 @@
+"""driftline's own structlog logger: JSON lines, one per sampled call and per error.
+
+The logger is built with ``structlog.wrap_logger`` and every argument given,
+so structlog's global configuration (the app's) is neither read nor changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+import structlog
+
+from ._config import LogOutput
+
+__all__ = ["EVENT", "build_logger", "diagnostics", "warn_rate_limited"]
+
+#: The ``event`` of every per-call log line.
+EVENT = "prediction"
+
+#: driftline's internal warnings (a failed extraction, a telemetry error) go to this stdlib logger.
+diagnostics = logging.getLogger("driftline")
+
+_WARN_INTERVAL = 60.0
+_last_warning: dict[str, float] = {}
+
+Processor = Callable[[Any, str, MutableMapping[str, Any]], Any]
+
+
+def warn_rate_limited(key: str, message: str, *args: object, exc_info: bool = False) -> None:
+    """Log ``message`` on the ``driftline`` stdlib logger at most once a minute per ``key``."""
+    now = time.monotonic()
+    if now - _last_warning.get(key, -_WARN_INTERVAL) >= _WARN_INTERVAL:
+        _last_warning[key] = now
+        diagnostics.warning(message, *args, exc_info=exc_info)
+
+
+def build_logger(service: str, output: LogOutput | None, final: Processor | None = None) -> Any:
+    """Return a bound logger writing JSON lines to ``output`` (stderr by default).
+
+    ``output`` may be a text file-like object or a stdlib ``logging.Logger``
+    (the JSON line becomes its message). ``final`` replaces the JSON renderer,
+    as ``driftline.testing`` does to keep the event dicts.
+    """
+    wrapped: Any
+    if isinstance(output, logging.Logger):
+        wrapped = output
+    else:
+        wrapped = structlog.PrintLogger(output if output is not None else sys.stderr)  # type: ignore[arg-type]
+    processors: list[Processor] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        final if final is not None else structlog.processors.JSONRenderer(),
+    ]
+    return structlog.wrap_logger(
+        wrapped,
+        processors=processors,
+        wrapper_class=structlog.BoundLogger,
+        context_class=dict,
+        cache_logger_on_first_use=False,
+        service=service,
+    )

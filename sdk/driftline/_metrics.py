@@ -1,0 +1,329 @@
+"""The SDK's Prometheus metrics: one collector per registry, with per-(model, version) state.
+
+The model-level metrics are kept in plain Python numbers under one lock per
+(model, version) and turned into metric families at scrape time, so a call
+pays one lock for all of them instead of one per metric child (a
+prometheus-client child takes its own lock on every update). The exposition
+itself, text and OpenMetrics with exemplars, is prometheus-client's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+import time
+import weakref
+from bisect import bisect_left
+from collections import Counter as _Tally
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Exemplar
+from prometheus_client.utils import floatToGoString
+
+_go_float: Callable[[float], str] = floatToGoString
+
+__all__ = ["OTHER_CLASS", "ModelStats", "RegistryMetrics", "metrics_for", "sanitise_label_name"]
+
+OTHER_CLASS = "__other__"
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+_LABEL_RE = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def sanitise_label_name(key: str) -> str:
+    """Return ``key`` as a valid Prometheus label name (invalid characters become ``_``)."""
+    name = _LABEL_RE.sub("_", key)
+    if not name or name[0].isdigit():
+        name = "_" + name
+    while name.startswith("__"):  # reserved for Prometheus' own labels
+        name = name[1:]
+    return name
+
+
+class _Histogram:
+    __slots__ = ("counts", "total")
+
+    def __init__(self, size: int) -> None:
+        self.counts = [0] * size
+        self.total = 0.0
+
+
+def _class_label(value: object) -> str | None:
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return None
+
+
+class ModelStats:
+    """The counters of one (model, version) in one registry; every update takes one lock."""
+
+    __slots__ = (
+        "classes",
+        "duration",
+        "duration_exemplars",
+        "error",
+        "lock",
+        "max_classes",
+        "model",
+        "prediction_bounds",
+        "predictions",
+        "rows",
+        "started",
+        "success",
+        "version",
+    )
+
+    def __init__(
+        self, model: str, version: str, prediction_bounds: tuple[float, ...], max_classes: int
+    ) -> None:
+        self.model = model
+        self.version = version
+        self.lock = threading.Lock()
+        # next(started) is atomic in CPython: the in-flight gauge costs no lock at call start.
+        self.started = itertools.count()
+        self.success = 0
+        self.error = 0
+        self.rows = 0
+        self.duration = _Histogram(len(DURATION_BUCKETS) + 1)
+        self.duration_exemplars: list[Exemplar | None] = [None] * (len(DURATION_BUCKETS) + 1)
+        self.prediction_bounds = prediction_bounds
+        self.max_classes = max_classes
+        self.predictions: dict[str, _Histogram] = {}
+        self.classes: dict[str, dict[str, int]] = {}
+
+    def reconfigure(self, prediction_bounds: tuple[float, ...], max_classes: int) -> None:
+        """Adopt new prediction buckets (resetting that histogram) and class cap."""
+        with self.lock:
+            if prediction_bounds != self.prediction_bounds:
+                self.prediction_bounds = prediction_bounds
+                self.predictions = {}
+            self.max_classes = max_classes
+
+    def finish(
+        self,
+        ok: bool,
+        rows: int,
+        duration: float,
+        trace_id: str | None,
+        prediction: Mapping[str, object] | None,
+    ) -> None:
+        """Count one finished call of ``rows`` rows with its (single-row) prediction."""
+        index = bisect_left(DURATION_BUCKETS, duration)
+        exemplar = (
+            Exemplar({"trace_id": trace_id}, duration, time.time())
+            if trace_id is not None
+            else None
+        )
+        bounds = self.prediction_bounds
+        with self.lock:
+            if ok:
+                self.success += 1
+            else:
+                self.error += 1
+            self.rows += rows
+            self.duration.counts[index] += 1
+            self.duration.total += duration
+            if exemplar is not None:
+                self.duration_exemplars[index] = exemplar
+            if prediction:
+                for output, value in prediction.items():
+                    if (type(value) is float or type(value) is int) or (
+                        isinstance(value, int | float) and not isinstance(value, bool)
+                    ):
+                        if value != value:  # NaN has no bucket
+                            continue
+                        hist = self.predictions.get(output)
+                        if hist is None:
+                            hist = self.predictions[output] = _Histogram(len(bounds) + 1)
+                        hist.counts[bisect_left(bounds, value)] += 1
+                        hist.total += value
+                    else:
+                        label = _class_label(value)
+                        if label is not None:
+                            self._count_class(output, label, 1)
+
+    def _count_class(self, output: str, label: str, count: int) -> None:
+        seen = self.classes.get(output)
+        if seen is None:
+            seen = self.classes[output] = {}
+        if label not in seen and len(seen) >= self.max_classes:
+            label = OTHER_CLASS
+        seen[label] = seen.get(label, 0) + count
+
+    def observe_columns(self, columns: Mapping[str, Any]) -> None:
+        """Count the predictions of a batch: each column a sequence or 1-D array of outputs."""
+        bounds = np.asarray(self.prediction_bounds)
+        numeric: dict[str, tuple[np.ndarray, float]] = {}
+        labels: dict[str, _Tally[str]] = {}
+        for output, column in columns.items():
+            array = np.asarray(column)
+            if array.dtype.kind in "iuf":
+                values = array.astype(float, copy=False).ravel()
+                values = values[~np.isnan(values)]
+                counts = np.bincount(
+                    np.searchsorted(bounds, values, side="left"), minlength=len(bounds) + 1
+                )
+                numeric[output] = (counts, float(values.sum()))
+            else:
+                tally: _Tally[str] = _Tally()
+                for value in array.ravel().tolist():
+                    label = _class_label(value)
+                    if label is not None:
+                        tally[label] += 1
+                labels[output] = tally
+        with self.lock:
+            for output, (counts, total) in numeric.items():
+                hist = self.predictions.get(output)
+                if hist is None:
+                    hist = self.predictions[output] = _Histogram(len(bounds) + 1)
+                for i, count in enumerate(counts.tolist()):
+                    hist.counts[i] += count
+                hist.total += total
+            for output, tally in labels.items():
+                for label, count in tally.items():
+                    self._count_class(output, label, count)
+
+
+def _buckets(
+    bounds: Sequence[float], hist: _Histogram, exemplars: Sequence[Exemplar | None] | None = None
+) -> list[Any]:
+    out: list[Any] = []
+    cumulative = 0
+    for i, count in enumerate(hist.counts):
+        cumulative += count
+        le = _go_float(bounds[i]) if i < len(bounds) else "+Inf"
+        exemplar = exemplars[i] if exemplars is not None else None
+        out.append((le, cumulative, exemplar) if exemplar is not None else (le, cumulative))
+    return out
+
+
+class RegistryMetrics(Collector):
+    """driftline's metrics in one registry: model state, model info, telemetry errors."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._lock = threading.Lock()
+        self._stats: dict[tuple[str, str], ModelStats] = {}
+        self._info: dict[tuple[str, str], dict[str, str]] = {}
+        self.telemetry_errors = Counter(
+            "driftline_telemetry_errors",
+            "Problems inside driftline's own telemetry, by signal; never raised into model code.",
+            ["signal"],
+            registry=registry,
+        )
+        self.error_children = {
+            signal: self.telemetry_errors.labels(signal)
+            for signal in ("trace", "log", "metric", "capture")
+        }
+        registry.register(self)
+
+    def stats(
+        self, model: str, version: str, prediction_bounds: tuple[float, ...], max_classes: int
+    ) -> ModelStats:
+        """Return the state of (model, version), created on first use."""
+        with self._lock:
+            stats = self._stats.get((model, version))
+            if stats is None:
+                stats = self._stats[(model, version)] = ModelStats(
+                    model, version, prediction_bounds, max_classes
+                )
+                return stats
+        stats.reconfigure(prediction_bounds, max_classes)
+        return stats
+
+    def set_info(self, model: str, version: str, labels: Mapping[str, str]) -> None:
+        """Set ``driftline_model_info`` for (model, version) to the given labels."""
+        with self._lock:
+            self._info[(model, version)] = dict(labels)
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the families, built from a consistent copy of each model's state."""
+        with self._lock:
+            all_stats = list(self._stats.values())
+            infos = list(self._info.values())
+        requests = CounterMetricFamily(
+            "driftline_requests",
+            "Decorated calls, by outcome (error: the function raised).",
+            labels=["model", "version", "outcome"],
+        )
+        rows = CounterMetricFamily(
+            "driftline_prediction_rows",
+            "Rows predicted: 1 per plain call, the batch length per batch call.",
+            labels=["model", "version"],
+        )
+        duration = HistogramMetricFamily(
+            "driftline_request_duration_seconds",
+            "Wall time of the decorated call; exemplar: the trace id when the span was sampled.",
+            labels=["model", "version"],
+        )
+        in_flight = GaugeMetricFamily(
+            "driftline_requests_in_flight", "Calls currently running.", labels=["model", "version"]
+        )
+        values = HistogramMetricFamily(
+            "driftline_prediction_value",
+            "Numeric predictions, per named output.",
+            labels=["model", "version", "output"],
+        )
+        classes = CounterMetricFamily(
+            "driftline_predicted_class",
+            "Predicted labels, at most max_classes per output; the rest are __other__.",
+            labels=["model", "version", "output", "class"],
+        )
+        for stats in all_stats:
+            key = [stats.model, stats.version]
+            with stats.lock:
+                success, error, row_count = stats.success, stats.error, stats.rows
+                dur = _Histogram(0)
+                dur.counts, dur.total = list(stats.duration.counts), stats.duration.total
+                exemplars = list(stats.duration_exemplars)
+                bounds = stats.prediction_bounds
+                preds = {k: (list(h.counts), h.total) for k, h in stats.predictions.items()}
+                labels = {k: dict(v) for k, v in stats.classes.items()}
+            # Read after the finished counts, so in-flight is never negative.
+            started = int(repr(stats.started)[6:-1])
+            requests.add_metric([*key, "success"], success)
+            requests.add_metric([*key, "error"], error)
+            rows.add_metric(key, row_count)
+            duration.add_metric(key, _buckets(DURATION_BUCKETS, dur, exemplars), dur.total)
+            in_flight.add_metric(key, max(0, started - success - error))
+            for output, (counts, total) in preds.items():
+                hist = _Histogram(0)
+                hist.counts, hist.total = counts, total
+                values.add_metric([*key, output], _buckets(bounds, hist), total)
+            for output, tally in labels.items():
+                for label, count in tally.items():
+                    classes.add_metric([*key, output, label], count)
+        info = GaugeMetricFamily(
+            "driftline_model_info", "Provenance the user declares for a model version (always 1)."
+        )
+        for labels_ in infos:
+            info.add_sample("driftline_model_info", labels_, 1.0)
+        yield from (requests, rows, duration, in_flight, values, classes, info)
+
+
+_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, RegistryMetrics] = (
+    weakref.WeakKeyDictionary()
+)
+_by_registry_lock = threading.Lock()
+
+
+def metrics_for(registry: CollectorRegistry) -> RegistryMetrics:
+    """Return driftline's metrics in ``registry``, registering them on first use."""
+    with _by_registry_lock:
+        metrics = _by_registry.get(registry)
+        if metrics is None:
+            metrics = _by_registry[registry] = RegistryMetrics(registry)
+        return metrics

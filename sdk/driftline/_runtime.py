@@ -1,0 +1,184 @@
+"""The configured runtime: what ``configure()`` built, read once per decorated call."""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from ._config import Settings, resolve_settings
+from ._exceptions import ConfigurationError
+from ._logging import Processor, build_logger, diagnostics
+from ._metrics import RegistryMetrics, metrics_for
+from ._tracing import TracerSource, build_tracer_source
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+
+__all__ = ["CaptureSink", "Runtime", "build", "current", "install"]
+
+
+class CaptureSink(Protocol):
+    """Where captured records go (``_capture.CaptureQueue``, a test sink); never raises."""
+
+    def submit_row(
+        self,
+        model: str,
+        version: str,
+        role: str,
+        prediction_id: str,
+        timestamp: float,
+        trace_id: str | None,
+        features: Mapping[str, object],
+        predictions: Mapping[str, object],
+    ) -> None:
+        """Accept one record."""
+
+    def submit_columns(
+        self,
+        model: str,
+        version: str,
+        role: str,
+        prediction_ids: Sequence[str],
+        timestamp: float,
+        trace_id: str | None,
+        features: Mapping[str, Any],
+        predictions: Mapping[str, Any],
+    ) -> None:
+        """Accept the rows of one batch call, as columns."""
+
+    def record_dropped(self, reason: str, count: int = 1) -> None:
+        """Count records lost before they reached the sink."""
+
+    def flush(self, timeout: float) -> bool:
+        """Send what is queued; True when everything went within ``timeout``."""
+
+    def close(self, timeout: float) -> None:
+        """Flush, then stop."""
+
+
+_generations = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Runtime:
+    """One configuration's live objects; a decorated function binds to it once per generation."""
+
+    settings: Settings
+    registry: CollectorRegistry
+    metrics: RegistryMetrics
+    tracer: TracerSource | None
+    logger: Any
+    capture: CaptureSink | None
+    owned_provider: SdkTracerProvider | None = None
+    generation: int = field(default_factory=lambda: next(_generations))
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Flush captured records and spans driftline owns; True when both finished in time."""
+        wait = self.settings.capture_exit_timeout if timeout is None else timeout
+        ok = True
+        try:
+            if self.capture is not None:
+                ok = self.capture.flush(wait)
+            if self.owned_provider is not None:
+                ok = self.owned_provider.force_flush(int(wait * 1000)) and ok
+        except Exception:
+            diagnostics.exception("driftline: flushing telemetry failed")
+            return False
+        return ok
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush and stop the capture queue and the tracer provider driftline owns."""
+        wait = self.settings.capture_exit_timeout if timeout is None else timeout
+        try:
+            if self.capture is not None:
+                self.capture.close(wait)
+            if self.owned_provider is not None:
+                self.owned_provider.shutdown()
+        except Exception:
+            diagnostics.exception("driftline: closing telemetry failed")
+
+
+def _build_capture(settings: Settings, registry: CollectorRegistry) -> CaptureSink | None:
+    if settings.sidecar_url is None or settings.capture_sample_rate == 0.0:
+        return None
+    from ._capture import CaptureQueue, CaptureSettings
+
+    queue = CaptureQueue(
+        CaptureSettings(
+            url=settings.sidecar_url,
+            service_name=settings.service_name,
+            token=settings.sidecar_token,
+            queue_size=settings.capture_queue_size,
+            batch_size=settings.capture_batch_size,
+            flush_interval=settings.capture_flush_interval,
+            timeout=settings.capture_timeout,
+            max_retries=settings.capture_max_retries,
+            exit_timeout=settings.capture_exit_timeout,
+        ),
+        registry=registry,
+    )
+    queue.start()
+    return queue
+
+
+def build(
+    settings: Settings,
+    *,
+    capture: CaptureSink | None = None,
+    log_processor: Processor | None = None,
+) -> Runtime:
+    """Build a runtime; ``capture`` and ``log_processor`` replace the real ones (for tests)."""
+    registry = settings.registry if settings.registry is not None else REGISTRY
+    tracer, owned = build_tracer_source(settings)
+    return Runtime(
+        settings=settings,
+        registry=registry,
+        metrics=metrics_for(registry),
+        tracer=tracer,
+        logger=build_logger(settings.service_name, settings.log_output, log_processor),
+        capture=capture if capture is not None else _build_capture(settings, registry),
+        owned_provider=owned,
+    )
+
+
+_current: Runtime | None = None
+_lock = threading.Lock()
+
+
+def install(runtime: Runtime | None) -> Runtime | None:
+    """Make ``runtime`` the one every decorated call uses; return the previous one (not closed)."""
+    global _current
+    with _lock:
+        previous, _current = _current, runtime
+    return previous
+
+
+def current() -> Runtime:
+    """Return the runtime, building the default one (environment variables only) on first use."""
+    global _current
+    runtime = _current
+    if runtime is not None:
+        return runtime
+    with _lock:
+        if _current is None:
+            try:
+                settings = resolve_settings({})
+            except ConfigurationError as exc:
+                # Never raise into model code: warn and run with the defaults.
+                diagnostics.warning("driftline: ignoring the environment: %s", exc)
+                settings = Settings()
+            _current = build(settings)
+        return _current
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    runtime = _current
+    if runtime is not None:
+        runtime.close()
