@@ -1,0 +1,70 @@
+"""Two-sample Kolmogorov-Smirnov test of a numeric window against the reference sample.
+
+The statistic equals ``scipy.stats.ks_2samp(reference_sample, window)``; the p-value is
+scipy's asymptotic one (``method="asymp"``): ``scipy.stats.kstwo.sf(D, round(n*m/(n+m)))``.
+The statistic is computed against the reference sorted once at fit time, evaluating the
+empirical CDFs only at the window's distinct values and just below them, which visits every
+point where the difference of the two step functions can reach its extremes.
+
+One exception keeps the cost bounded: when ``n·D² >= 8`` (``n = round(n1·n2/(n1+n2))``) scipy
+sums an exact series of ``n`` terms (tens of milliseconds at n = 14 000), while both its value
+and the Kolmogorov limit ``scipy.special.kolmogorov(√n·D)`` are below ``2·e^-16 ≈ 2.3e-7``
+(the Dvoretzky-Kiefer-Wolfowitz-Massart bound). There the limit is returned: it differs from
+scipy's by less than 1e-6, stays positive as long as scipy's does, and keeps the order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special, stats
+
+from ._numeric import NumericReference, fit_numeric, require_values, sorted_finite
+from ._types import FloatArray, Method, MethodResult
+
+__all__ = ["METHOD", "ks_p_value", "ks_statistic", "score"]
+
+EXACT_LIMIT = 8.0
+"""Above this ``n·D²`` the p-value is the Kolmogorov limit (see the module docstring)."""
+
+
+def ks_statistic(reference: FloatArray, window: FloatArray) -> float:
+    """Return the two-sided KS statistic of two sorted, non-empty samples."""
+    n1, n2 = reference.size, window.size
+    ends = np.flatnonzero(np.diff(window))
+    starts = np.concatenate(([0], ends + 1))
+    ends = np.append(ends, n2 - 1)
+    distinct = window[ends]
+    right = np.searchsorted(reference, distinct, side="right")
+    left = right.copy()
+    tied = right > 0
+    tied[tied] = reference[right[tied] - 1] == distinct[tied]
+    if tied.any():
+        left[tied] = np.searchsorted(reference, distinct[tied], side="left")
+    # The same expressions as scipy (count / n1 - count / n2) so the floats are identical.
+    at = right / n1 - (ends + 1) / n2
+    below = left / n1 - starts / n2
+    max_s = max(float(at.max()), float(below.max()), 0.0)
+    min_s = min(float(at.min()), float(below.min()), 0.0)
+    return max(max_s, min(-min_s, 1.0))
+
+
+def score(reference: NumericReference, window: FloatArray) -> MethodResult:
+    """Return the KS statistic and asymptotic p-value of ``window``'s finite values."""
+    values = sorted_finite(window)
+    require_values(reference, values, "ks")
+    d = ks_statistic(reference.sample, values)
+    return MethodResult(statistic=d, p_value=ks_p_value(d, reference.sample.size, values.size))
+
+
+def ks_p_value(d: float, n1: int, n2: int) -> float:
+    """Return the two-sided asymptotic p-value of ``d`` for samples of ``n1`` and ``n2``."""
+    m, n = sorted((float(n1), float(n2)), reverse=True)
+    en = float(np.round(m * n / (m + n)))
+    if en * d * d >= EXACT_LIMIT:
+        return float(special.kolmogorov(np.sqrt(en) * d))
+    return float(np.clip(stats.kstwo.sf(d, en), 0.0, 1.0))
+
+
+METHOD: Method[NumericReference] = Method(
+    name="ks", kinds=frozenset({"numeric"}), purpose="test", fit=fit_numeric, score=score
+)
