@@ -19,6 +19,13 @@ __all__ = ["ColumnLike", "Condition", "EvaluationLike", "conditions_for"]
 _SEVERITIES = ("info", "warning", "critical")
 
 
+class _Labelled(Protocol):
+    """The drift engine's Severity enum: its ``label`` is none, info, warning or critical."""
+
+    @property
+    def label(self) -> str: ...
+
+
 class ColumnLike(Protocol):
     """The fields of the drift engine's ColumnResult that alerting reads."""
 
@@ -29,19 +36,19 @@ class ColumnLike(Protocol):
     @property
     def test(self) -> str: ...
     @property
-    def statistic(self) -> float: ...
+    def statistic(self) -> float | None: ...
     @property
-    def p_value(self) -> float: ...
+    def p_value(self) -> float | None: ...
     @property
-    def p_adjusted(self) -> float: ...
+    def p_adjusted(self) -> float | None: ...
     @property
     def effect_method(self) -> str: ...
     @property
-    def effect_size(self) -> float: ...
+    def effect_size(self) -> float | None: ...
     @property
     def drifted(self) -> bool: ...
     @property
-    def severity(self) -> str: ...
+    def severity(self) -> str | _Labelled: ...
     @property
     def n_window(self) -> int: ...
     @property
@@ -91,10 +98,21 @@ def _condition(alertname: str, severity: str, base: Mapping[str, str], **text: s
     )
 
 
+def _number(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _severity(column: ColumnLike) -> str:
+    raw = column.severity
+    label = raw if isinstance(raw, str) else raw.label
+    # A drifted column always alerts; the engine never pairs drifted with "none".
+    return label if label in _SEVERITIES else "info"
+
+
 def _drift(column: ColumnLike, model: str, version: str, service: str) -> Condition:
     role = "prediction" if column.role == "prediction" else "feature"
     alertname = PREDICTION_DRIFT if role == "prediction" else FEATURE_DRIFT
-    severity = column.severity if column.severity in _SEVERITIES else "info"
+    severity = _severity(column)
     what = "Prediction output" if role == "prediction" else "Feature"
     base = {"model": model, "version": version, "feature": column.name, "service": service}
     return _condition(
@@ -103,9 +121,10 @@ def _drift(column: ColumnLike, model: str, version: str, service: str) -> Condit
         base,
         summary=f"{what} {column.name} of model {model} version {version} has drifted ({severity})",
         description=(
-            f"{column.test} statistic {column.statistic:.4g}, p-value {column.p_value:.3g} "
-            f"(adjusted {column.p_adjusted:.3g}), {column.effect_method} effect size "
-            f"{column.effect_size:.4g}, window {column.n_window} records "
+            f"{column.test} statistic {_number(column.statistic, '.4g')}, "
+            f"p-value {_number(column.p_value, '.3g')} "
+            f"(adjusted {_number(column.p_adjusted, '.3g')}), {column.effect_method} effect size "
+            f"{_number(column.effect_size, '.4g')}, window {column.n_window} records "
             f"against a reference of {column.n_reference}."
         ),
         dashboard_uid="driftline-drift",
