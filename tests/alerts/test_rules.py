@@ -21,7 +21,7 @@ from tests.alerts.catalog import (
 UNIT_TEST_FILES = tuple(sorted((ALERTS_DIR / "tests").glob("*.yml")))
 SEVERITIES = {"critical", "warning", "info"}
 ANNOTATIONS = {"summary", "description", "runbook_url", "dashboard_url"}
-DASHBOARD_URL = re.compile(r"^http://localhost:3000/d/driftline-(overview|drift|versions)(\?|$)")
+DASHBOARD_URL = re.compile(r"^http://127.0.0.1:3000/d/driftline-(overview|drift|versions)(\?|$)")
 
 
 def _promtool() -> str:
