@@ -21,7 +21,7 @@ from driftline_sidecar.alerting import (
 )
 from prometheus_client import CollectorRegistry
 
-from tests.sidecar.test_alerting_fakes import drifted, evaluation, quiet
+from tests.sidecar.test_alerting_support import drifted, evaluation, quiet
 from tests.support.alertmanager import Alertmanager
 from tests.support.ports import LOOPBACK, free_port
 from tests.support.procs import running_process

@@ -13,24 +13,25 @@ from driftline_sidecar.alerting import (
     alertmanager_alerts,
     webhook_messages,
 )
+from driftline_sidecar.drift import ColumnResult
 
-from tests.sidecar.test_alerting_fakes import NOW, FakeColumn, drifted, evaluation, quiet
+from tests.sidecar.test_alerting_support import NOW, column, drifted, evaluation, quiet
 
 REPO = Path(__file__).resolve().parents[2]
 RUNBOOK_BASE = "https://github.com/driftline/driftline/blob/main/alerts/runbooks/"
 
 
-def _fire(column: FakeColumn, **overrides: object) -> Alert:
+def _fire(result: ColumnResult, **overrides: object) -> Alert:
     state = AlertState(AlertingSettings(pending_evaluations=1, **overrides))  # type: ignore[arg-type]
-    (transition,) = state.observe("churn", "2.3.0", evaluation(column), has_profile=True, now=NOW)
+    (transition,) = state.observe("churn", "2.3.0", evaluation(result), has_profile=True, now=NOW)
     return transition.alert
 
 
-def _resolve(column: FakeColumn) -> Alert:
+def _resolve(result: ColumnResult) -> Alert:
     state = AlertState(AlertingSettings(pending_evaluations=1))
-    state.observe("churn", "2.3.0", evaluation(column), has_profile=True, now=NOW)
+    state.observe("churn", "2.3.0", evaluation(result), has_profile=True, now=NOW)
     (transition,) = state.observe(
-        "churn", "2.3.0", evaluation(quiet(column.name)), has_profile=True, now=NOW + 600
+        "churn", "2.3.0", evaluation(quiet(result.name)), has_profile=True, now=NOW + 600
     )
     return transition.alert
 
@@ -73,7 +74,7 @@ def test_summary_names_feature_model_version_and_severity() -> None:
 def test_description_has_statistic_p_value_effect_size_and_window() -> None:
     """The description gives the test statistic, p-values, effect size and window sizes."""
     alert = _fire(
-        FakeColumn(
+        column(
             "age",
             drifted=True,
             severity="warning",

@@ -16,7 +16,7 @@ from driftline_sidecar.alerting import (
     parse_alerting_settings,
 )
 
-from tests.sidecar.test_alerting_fakes import NOW, drifted, evaluation, with_quality
+from tests.sidecar.test_alerting_support import NOW, drifted, evaluation, with_quality
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from driftline_sidecar.alerting import (
     Transition,
 )
 
-from tests.sidecar.test_alerting_fakes import NOW, drifted, evaluation, quiet, with_quality
+from tests.sidecar.test_alerting_support import NOW, drifted, evaluation, quiet, with_quality
 
 
 def _moves(transitions: list[Transition]) -> list[tuple[str, str, str]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from driftline_sidecar.config import ConfigError, Limits, SidecarConfig, load_config
 
 
@@ -24,7 +23,7 @@ def test_yaml_values_are_read(tmp_path: Path) -> None:
     """Scalar keys and limits in the file end up in the configuration."""
     path = _write(tmp_path, "port: 9000\ninterval: 5\nlimits:\n  max_batches: 3\n")
     config = load_config(path, environ={})
-    assert (9000, 5.0, 3) == (config.port, config.interval, config.limits.max_batches)
+    assert (config.port, config.interval, config.limits.max_batches) == (9000, 5.0, 3)
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
@@ -41,7 +40,9 @@ def test_environment_sets_limits() -> None:
 
 def test_environment_empty_value_clears_an_optional_key() -> None:
     """An empty DRIFTLINE_SIDECAR_WINDOW_MAX_AGE means no age limit."""
-    assert load_config(None, environ={"DRIFTLINE_SIDECAR_WINDOW_MAX_AGE": ""}).window_max_age is None
+    assert (
+        load_config(None, environ={"DRIFTLINE_SIDECAR_WINDOW_MAX_AGE": ""}).window_max_age is None
+    )
 
 
 def test_state_dir_is_relative_to_the_file(tmp_path: Path) -> None:
@@ -97,15 +98,19 @@ def test_model_with_profile(tmp_path: Path) -> None:
 def test_config_errors_name_key_and_source(
     tmp_path: Path, text: str, environ: dict[str, str], key: str, reason: str
 ) -> None:
-    """Each bad configuration raises ConfigError naming the key, the file or variable, the reason."""
+    """Each bad configuration raises ConfigError naming key, file or variable, and reason."""
     path = _write(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
         load_config(path, environ=environ)
     source = f"${next(iter(environ))}" if environ else str(path)
-    assert (key, source, True) == (caught.value.key, caught.value.source, reason in str(caught.value))
+    assert (key, source, True) == (
+        caught.value.key,
+        caught.value.source,
+        reason in str(caught.value),
+    )
 
 
 def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     """A configuration file that does not exist raises ConfigError naming the file."""
-    with pytest.raises(ConfigError, match="missing.yaml"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml"):
         load_config(tmp_path / "missing.yaml", environ={})

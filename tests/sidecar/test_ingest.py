@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from driftline_sidecar.config import Limits
 from driftline_sidecar.ingest import IngestError, Kind, Role, decode, decompress
 
@@ -47,7 +46,7 @@ def test_numeric_column_is_float64() -> None:
 def test_categorical_column_keeps_none_for_missing() -> None:
     """A column of strings decodes to an object array with None for null."""
     (batch,) = decode(_body(_batch()), Limits(), _no_reference).batches
-    assert ["pro", None] == batch.features["plan"].values.tolist()
+    assert batch.features["plan"].values.tolist() == ["pro", None]
 
 
 def test_non_finite_strings_decode_to_floats() -> None:
@@ -68,25 +67,28 @@ def test_strings_in_a_numeric_column_are_type_mismatches() -> None:
     """A non-numeric string in a column the reference says is numeric becomes NaN and is flagged."""
     body = _body(_batch(features={"age": ["old", 3]}, predictions={}))
     column = decode(body, Limits(), _numeric).batches[0].features["age"]
-    assert [True, False] == (
-        column.type_mismatch.tolist() if column.type_mismatch is not None else None
-    )
+    assert (column.type_mismatch.tolist() if column.type_mismatch is not None else None) == [
+        True,
+        False,
+    ]
 
 
 def test_booleans_are_categories() -> None:
     """JSON booleans in a column without a reference are the categories "true" and "false"."""
     body = _body(_batch(features={"flag": [True, False]}, predictions={}))
-    assert ["true", "false"] == decode(body, Limits(), _no_reference).batches[0].features[
-        "flag"
-    ].values.tolist()
+    assert decode(body, Limits(), _no_reference).batches[0].features["flag"].values.tolist() == [
+        "true",
+        "false",
+    ]
 
 
 def test_numbers_in_a_categorical_column_use_profile_labels() -> None:
     """Numbers in a categorical column become the labels a profile stores (3.0 -> "3")."""
     body = _body(_batch(features={"zip": ["a", 3.0]}, predictions={}))
-    assert ["a", "3"] == decode(body, Limits(), _no_reference).batches[0].features[
-        "zip"
-    ].values.tolist()
+    assert decode(body, Limits(), _no_reference).batches[0].features["zip"].values.tolist() == [
+        "a",
+        "3",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -114,14 +116,14 @@ def test_too_many_batches_is_422() -> None:
     """More batches than limits.max_batches refuses the body with 422 on batches."""
     with pytest.raises(IngestError) as caught:
         decode(_body(_batch(), _batch()), Limits(max_batches=1), _no_reference)
-    assert (422, "batches") == (caught.value.status, caught.value.field)
+    assert (caught.value.status, caught.value.field) == (422, "batches")
 
 
 def test_too_many_records_is_422() -> None:
     """More records than limits.max_records in one body refuses it with 422."""
     with pytest.raises(IngestError) as caught:
         decode(_body(_batch()), Limits(max_records=1), _no_reference)
-    assert (422, "batches") == (caught.value.status, caught.value.field)
+    assert (caught.value.status, caught.value.field) == (422, "batches")
 
 
 @pytest.mark.parametrize(
@@ -152,7 +154,7 @@ def test_too_many_records_is_422() -> None:
     ],
 )
 def test_bad_batch_is_reported_and_good_batch_kept(override: Any, status: int, field: str) -> None:
-    """A bad batch is reported with status and field path while the valid batch beside it is kept."""
+    """A bad batch is reported with status and field path; the valid batch beside it is kept."""
     bad = _batch(**override) if isinstance(override, dict) else override
     decoded = decode(_body(_batch(), bad), Limits(), _no_reference)
     (error,) = decoded.errors
@@ -161,33 +163,33 @@ def test_bad_batch_is_reported_and_good_batch_kept(override: Any, status: int, f
 
 def test_gzip_round_trip() -> None:
     """A gzip body decompresses to the original bytes."""
-    assert b"hello" == decompress(gzip.compress(b"hello"), "gzip", 100)
+    assert decompress(gzip.compress(b"hello"), "gzip", 100) == b"hello"
 
 
 def test_zip_bomb_is_413() -> None:
-    """A small gzip body that inflates past the limit is refused with 413 before inflating it all."""
+    """A small gzip body inflating past the limit is refused with 413 before inflating it all."""
     bomb = gzip.compress(b"\0" * 50_000_000)
     with pytest.raises(IngestError) as caught:
         decompress(bomb, "gzip", 1_000_000)
-    assert (413, "body") == (caught.value.status, caught.value.field)
+    assert (caught.value.status, caught.value.field) == (413, "body")
 
 
 def test_corrupt_gzip_is_400() -> None:
     """Bytes that are not gzip under Content-Encoding: gzip are refused with 400."""
     with pytest.raises(IngestError) as caught:
         decompress(b"plain", "gzip", 100)
-    assert 400 == caught.value.status
+    assert caught.value.status == 400
 
 
 def test_truncated_gzip_is_400() -> None:
     """A gzip stream cut short is refused with 400."""
     with pytest.raises(IngestError) as caught:
         decompress(gzip.compress(b"x" * 1000)[:-10], "gzip", 10_000)
-    assert (400, "body") == (caught.value.status, caught.value.field)
+    assert (caught.value.status, caught.value.field) == (400, "body")
 
 
 def test_unknown_encoding_is_415() -> None:
     """An encoding other than gzip or identity is refused with 415."""
     with pytest.raises(IngestError) as caught:
         decompress(b"x", "br", 100)
-    assert (415, "Content-Encoding") == (caught.value.status, caught.value.field)
+    assert (caught.value.status, caught.value.field) == (415, "Content-Encoding")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from driftline_sidecar.ingest import Column
 from driftline_sidecar.window import Window
 
@@ -27,21 +26,21 @@ def test_window_keeps_the_most_recent_records_by_count() -> None:
     window = Window(3)
     window.append(_times(1, 2), {"x": _numbers(1, 2)})
     window.append(_times(3, 4), {"x": _numbers(3, 4)})
-    assert [2.0, 3.0, 4.0] == window.columns()["x"].values.tolist()
+    assert window.columns()["x"].values.tolist() == [2.0, 3.0, 4.0]
 
 
 def test_batch_larger_than_capacity_keeps_its_tail() -> None:
     """A single batch over capacity keeps only its last records."""
     window = Window(2)
     window.append(_times(1, 2, 3), {"x": _numbers(1, 2, 3)})
-    assert [2.0, 3.0] == window.columns()["x"].values.tolist()
+    assert window.columns()["x"].values.tolist() == [2.0, 3.0]
 
 
 def test_window_counts_every_received_record() -> None:
     """``received`` counts records ever appended, not just those kept."""
     window = Window(2)
     window.append(_times(1, 2, 3), {"x": _numbers(1, 2, 3)})
-    assert (2, 3) == (len(window), window.received)
+    assert (len(window), window.received) == (2, 3)
 
 
 def test_window_expires_records_by_age() -> None:
@@ -49,14 +48,14 @@ def test_window_expires_records_by_age() -> None:
     window = Window(10, max_age=5.0)
     window.append(_times(100, 103, 106), {"x": _numbers(1, 2, 3)})
     window.expire(now=107.5)
-    assert [2.0, 3.0] == window.columns()["x"].values.tolist()
+    assert window.columns()["x"].values.tolist() == [2.0, 3.0]
 
 
 def test_window_without_max_age_never_expires() -> None:
     """Without max_age, age does not remove records."""
     window = Window(10)
     window.append(_times(1), {"x": _numbers(1)})
-    assert 0 == window.expire(now=1e12)
+    assert window.expire(now=1e12) == 0
 
 
 def test_missing_column_in_a_batch_is_filled_with_missing() -> None:
@@ -65,24 +64,24 @@ def test_missing_column_in_a_batch_is_filled_with_missing() -> None:
     window.append(_times(1), {"x": _numbers(1), "plan": _labels("a")})
     window.append(_times(2), {})
     columns = window.columns()
-    assert (True, [("a"), None]) == (
+    assert (
         bool(np.isnan(columns["x"].values[1])),
         columns["plan"].values.tolist(),
-    )
+    ) == (True, [("a"), None])
 
 
 def test_new_column_beyond_the_cap_is_ignored() -> None:
     """Once max_columns columns exist, a new column is not kept and is counted."""
     window = Window(4, max_columns=1)
     ignored = window.append(_times(1), {"x": _numbers(1), "y": _numbers(2)})
-    assert (1, ["x"]) == (ignored, list(window.columns()))
+    assert (ignored, list(window.columns())) == (1, ["x"])
 
 
 def test_fixed_kinds_keep_only_reference_columns() -> None:
     """A window built with kinds keeps only those columns."""
     window = Window(4, kinds={"x": "numeric"})
     ignored = window.append(_times(1), {"x": _numbers(1), "extra": _numbers(2)})
-    assert (1, ["x"]) == (ignored, list(window.columns()))
+    assert (ignored, list(window.columns())) == (1, ["x"])
 
 
 def test_type_mismatches_are_counted_in_the_window() -> None:
@@ -92,7 +91,7 @@ def test_type_mismatches_are_counted_in_the_window() -> None:
     window.append(_times(1, 2), {"x": flagged})
     before = window.type_mismatches()["x"]
     window.append(_times(3), {"x": _numbers(3)})
-    assert (1, 0) == (before, window.type_mismatches()["x"])
+    assert (before, window.type_mismatches()["x"]) == (1, 0)
 
 
 def test_restore_reproduces_the_state() -> None:

@@ -1,0 +1,341 @@
+"""The sidecar's FastAPI application: ingest, the JSON API, health, readiness and ``/metrics``.
+
+``POST /v1/records`` reads the raw body itself (size-bounded, gzip-aware) and decodes it
+with `driftline_sidecar.ingest`; its schema is still documented in ``/openapi.json``.
+Every answer is JSON (``/metrics`` aside), so no input is ever reflected as markup.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from driftline_sidecar import ingest
+from driftline_sidecar.config import SidecarConfig
+from driftline_sidecar.metrics import SidecarMetrics
+from driftline_sidecar.service import SidecarService
+
+__all__ = ["create_app"]
+
+_log = logging.getLogger("driftline.sidecar")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_ENDPOINTS = (
+    "/v1/records",
+    "/v1/models",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+)
+
+
+def create_app(
+    config: SidecarConfig,
+    *,
+    registry: CollectorRegistry | None = None,
+    service: SidecarService | None = None,
+) -> FastAPI:
+    """Return the sidecar application; loading the reference profiles may raise ConfigError."""
+    if service is None:
+        metrics = SidecarMetrics(registry if registry is not None else CollectorRegistry())
+        service = SidecarService(config, metrics)
+    metrics = service.metrics
+    state = service
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.restore_snapshot()
+        state.start()
+        try:
+            yield
+        finally:
+            state.stop()
+
+    app = FastAPI(
+        title="driftline sidecar",
+        version="1",
+        summary="Receives captured predictions, evaluates drift against reference profiles.",
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.service = service
+    app.add_middleware(_CountRequests, metrics=metrics)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, "path", str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        field = ".".join(str(part) for part in first.get("loc", ("request",)))
+        return _error(400, field, str(first.get("msg", "invalid request")))
+
+    @app.post(
+        "/v1/records",
+        status_code=202,
+        summary="Receive captured records (protocol v1, docs/protocol.md).",
+        openapi_extra=_RECORDS_OPENAPI,
+        response_model=None,
+    )
+    async def post_records(request: Request) -> Response:
+        try:
+            return await _ingest(request, config, service)
+        except ingest.IngestError as exc:
+            metrics.records_rejected.labels(_BODY_REASONS.get(exc.status, "malformed")).inc()
+            return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+    @app.get("/v1/models", summary="Every model version the sidecar knows.")
+    async def get_models() -> dict[str, Any]:
+        return {"models": service.models()}
+
+    @app.get(
+        "/v1/drift/{model}/{version}",
+        summary="The latest drift evaluation of a model version.",
+        responses={404: {"description": "unknown model version, or not evaluated yet"}},
+    )
+    async def get_drift(model: str, version: str) -> Response:
+        summary = service.latest(model, version)
+        if summary is None:
+            reason = (
+                "not evaluated yet: the window has fewer than min_samples records"
+                if service.known(model, version)
+                else "unknown model version"
+            )
+            return _error(404, "path", reason)
+        return JSONResponse(summary.document)
+
+    @app.get("/healthz", summary="200 while the process serves requests.")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        summary="200 once the reference profiles are loaded and the evaluator runs, else 503.",
+        responses={503: {"description": "starting or stopping"}},
+    )
+    async def readyz() -> Response:
+        if service.ready:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not ready"}, status_code=503)
+
+    @app.get("/metrics", summary="Prometheus exposition (OpenMetrics when asked in Accept).")
+    async def get_metrics(request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(metrics.registry), media_type=content_type)
+
+    return app
+
+
+_BODY_REASONS = {401: "unauthorized", 413: "too_large", 415: "unsupported_media_type", 422: "limit"}
+
+
+async def _ingest(request: Request, config: SidecarConfig, service: SidecarService) -> Response:
+    metrics = service.metrics
+    _authorize(request, config.token)
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise ingest.IngestError(415, "Content-Type", "expected application/json")
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity", "gzip"):
+        raise ingest.IngestError(415, "Content-Encoding", "only gzip or identity is accepted")
+    if not service.ready:
+        return _error(503, "service", "the sidecar is starting or stopping; retry")
+    raw = await _read_body(request, config.max_body_bytes)
+    payload = ingest.decompress(raw, encoding, config.max_body_bytes)
+    try:
+        body = ingest.decode(payload, config.limits, service.kind)
+    except ingest.IngestError:
+        raise
+    except Exception as exc:  # a last resort: the decoder validates, but never answer 500
+        _log.exception("driftline sidecar: unexpected decoder error")
+        raise ingest.IngestError(400, "body", f"could not decode: {type(exc).__name__}") from None
+    accepted = 0
+    errors = list(body.errors)
+    for batch, index in zip(body.batches, _valid_indexes(body), strict=True):
+        try:
+            accepted += service.accept(batch, f"batches[{index}].version").records
+        except ingest.IngestError as exc:
+            errors.append(ingest.BatchError(index, exc.status, exc.field, exc.reason, batch.n))
+    errors.sort(key=lambda error: error.index)
+    for error in errors:
+        reason = "invalid_batch" if error.status == 400 else "batch_limit"
+        metrics.records_rejected.labels(reason).inc(error.records)
+    if errors and accepted == 0 and len(errors) == len(body.batches) + len(body.errors):
+        first = errors[0]
+        return _error(first.status, first.field, first.reason)
+    return JSONResponse(
+        {
+            "accepted": accepted,
+            "rejected": sum(error.records for error in errors),
+            "errors": [error.to_dict() for error in errors],
+        },
+        status_code=202,
+    )
+
+
+def _valid_indexes(body: ingest.DecodedBody) -> list[int]:
+    bad = {error.index for error in body.errors}
+    total = len(body.batches) + len(body.errors)
+    return [index for index in range(total) if index not in bad]
+
+
+def _authorize(request: Request, token: str | None) -> None:
+    if token is None:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() != "bearer" or not presented:
+        raise ingest.IngestError(401, "Authorization", "a bearer token is required")
+    if not hmac.compare_digest(presented.strip().encode(), token.encode()):
+        raise ingest.IngestError(401, "Authorization", "the bearer token is not valid")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ingest.IngestError(413, "body", f"the body is over {limit} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ingest.IngestError(413, "body", f"the body is over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, field: str, reason: str) -> JSONResponse:
+    return JSONResponse({"error": {"field": field, "reason": reason}}, status_code=status)
+
+
+class _CountRequests:
+    """Counts answers by endpoint template and status (unknown paths count as ``other``)."""
+
+    def __init__(self, app: ASGIApp, metrics: SidecarMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        endpoint = _endpoint(str(scope.get("path", "")))
+        status = 500
+
+        async def counting_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting_send)
+        finally:
+            self.metrics.requests.labels(endpoint, str(status)).inc()
+
+
+def _endpoint(path: str) -> str:
+    if path in _ENDPOINTS:
+        return path
+    if path.startswith("/v1/drift/"):
+        return "/v1/drift/{model}/{version}"
+    return "other"
+
+
+_COLUMNS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {
+        "type": "array",
+        "items": {"type": ["number", "string", "boolean", "null"]},
+    },
+}
+_RECORDS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["v", "batches"],
+    "properties": {
+        "v": {"type": "integer", "enum": [1]},
+        "sent_at": {"type": "number"},
+        "service": {"type": "string"},
+        "batches": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["model", "version", "ids", "timestamps"],
+                "properties": {
+                    "model": {"type": "string", "minLength": 1, "maxLength": 128},
+                    "version": {"type": "string", "minLength": 1, "maxLength": 128},
+                    "role": {"type": "string", "enum": ["champion", "challenger"]},
+                    "ids": {"type": "array", "items": {"type": "string"}},
+                    "timestamps": {"type": "array", "items": {"type": "number"}},
+                    "trace_ids": {"type": "array", "items": {"type": ["string", "null"]}},
+                    "features": _COLUMNS_SCHEMA,
+                    "predictions": _COLUMNS_SCHEMA,
+                },
+            },
+        },
+    },
+}
+_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+        }
+    },
+}
+_RECORDS_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _RECORDS_SCHEMA}},
+    },
+    "responses": {
+        "202": {
+            "description": "accepted (possibly in part: invalid batches are listed in errors)",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "accepted": {"type": "integer"},
+                            "rejected": {"type": "integer"},
+                            "errors": {"type": "array", "items": {"type": "object"}},
+                        },
+                    }
+                }
+            },
+        },
+        **{
+            str(status): {
+                "description": description,
+                "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+            }
+            for status, description in (
+                (400, "malformed body, or no valid batch"),
+                (401, "missing or wrong bearer token"),
+                (413, "body over max_body_bytes (compressed or decompressed)"),
+                (415, "content type other than application/json, or encoding other than gzip"),
+                (422, "a limit broken (batches, records, columns, name length, model versions)"),
+                (503, "the sidecar is starting or stopping"),
+            )
+        },
+    },
+}
