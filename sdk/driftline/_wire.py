@@ -4,10 +4,12 @@ The capture queue holds *entries*, plain tuples built on the caller's thread
 without copying or converting anything:
 
 - a row entry, ``(ROW, model, version, role, prediction_id, timestamp, trace_id,
-  features, predictions)``, is one record;
-- a columns entry, ``(COLUMNS, model, version, role, prediction_ids, timestamp,
-  trace_id, features, predictions)``, is ``len(prediction_ids)`` records whose
-  features and predictions are columns (sequences or 1-d numpy arrays).
+  features, predictions)``, is one record (``ROW`` is 0);
+- a columns entry, ``(n, model, version, role, prediction_ids, timestamp,
+  trace_id, features, predictions)`` with ``n = len(prediction_ids) >= 1``, is
+  ``n`` records whose features and predictions are columns (sequences or 1-d
+  numpy arrays). The count is taken once, at submit time, so the queue's
+  accounting holds even if the caller later mutates its lists.
 
 Everything below runs on the shipper thread: ``encode`` groups entries by
 (model, version, role), pivots rows into columns, turns every value into a JSON
@@ -27,7 +29,6 @@ from typing import Final, TypeAlias
 import numpy as np
 
 __all__ = [
-    "COLUMNS",
     "GZIP_THRESHOLD",
     "PROTOCOL_VERSION",
     "ROW",
@@ -43,10 +44,10 @@ GZIP_THRESHOLD: Final = 16 * 1024
 """Bodies larger than this many bytes are sent gzip-compressed."""
 
 ROW: Final = 0
-COLUMNS: Final = 1
+"""The first item of a row entry; a columns entry has its row count there instead."""
 
 Entry: TypeAlias = tuple[int, str, str, str, object, float, str | None, object, object]
-"""One queued call: ``(kind, model, version, role, id or ids, timestamp, trace_id,
+"""One queued call: ``(ROW or n, model, version, role, id or ids, timestamp, trace_id,
 features, predictions)``; see the module docstring."""
 
 JsonScalar: TypeAlias = str | int | float | bool | None
@@ -73,9 +74,7 @@ class Body:
 
 def entry_rows(entry: Entry) -> int:
     """Return how many records an entry holds: 1 for a row, the id count for columns."""
-    if entry[0] == ROW:
-        return 1
-    return len(entry[4])  # type: ignore[arg-type]
+    return entry[0] or 1
 
 
 def split_entry(entry: Entry, k: int) -> tuple[Entry, Entry]:
@@ -84,8 +83,7 @@ def split_entry(entry: Entry, k: int) -> tuple[Entry, Entry]:
     Only the shipper calls this, to keep a body within ``batch_size`` records.
     Columns of the wrong length are passed through unsliced; ``encode`` rejects them.
     """
-    kind, model, version, role, ids, timestamp, trace_id, features, predictions = entry
-    n = len(ids)  # type: ignore[arg-type]
+    n, model, version, role, ids, timestamp, trace_id, features, predictions = entry
 
     def cut(columns: object, start: int, stop: int) -> object:
         if not isinstance(columns, Mapping):
@@ -93,7 +91,7 @@ def split_entry(entry: Entry, k: int) -> tuple[Entry, Entry]:
         return {name: col[start:stop] if _has_len(col, n) else col for name, col in columns.items()}
 
     head: Entry = (
-        kind,
+        k,
         model,
         version,
         role,
@@ -104,7 +102,7 @@ def split_entry(entry: Entry, k: int) -> tuple[Entry, Entry]:
         cut(predictions, 0, k),
     )
     tail: Entry = (
-        kind,
+        n - k,
         model,
         version,
         role,
@@ -299,11 +297,12 @@ def _add_row(batch: _Batch, entry: Entry) -> None:
 
 def _add_columns(batch: _Batch, entry: Entry) -> int:
     """Add a columns entry; return how many of its records were dropped."""
-    _, _, _, _, ids, timestamp, trace_id, features, predictions = entry
+    n, _, _, _, ids, timestamp, trace_id, features, predictions = entry
     if isinstance(ids, str) or not isinstance(ids, Sequence | np.ndarray):
         raise _UnencodableError("prediction ids must be a sequence of strings")
     id_list: list[object] = list(ids)
-    n = len(id_list)
+    if len(id_list) != n:
+        raise _UnencodableError(f"expected {n} prediction ids, got {len(id_list)}")
     bad = {i for i, pid in enumerate(id_list) if not isinstance(pid, str)}
     ts, trace = _timestamp(timestamp), _trace_id(trace_id)
     feats = _columns(features, n, bad)
@@ -326,7 +325,7 @@ def encode(service: str, entries: Iterable[Entry], sent_at: float) -> Body:
     batches: dict[tuple[str, str, str], _Batch] = {}
     records = errors = 0
     for entry in entries:
-        kind, model, version, role = entry[0], entry[1], entry[2], entry[3]
+        rows, model, version, role = entry[0], entry[1], entry[2], entry[3]
         try:
             if type(model) is not str or type(version) is not str or type(role) is not str:
                 raise _UnencodableError("model, version and role must be strings")
@@ -334,15 +333,15 @@ def encode(service: str, entries: Iterable[Entry], sent_at: float) -> Body:
             batch = batches.get(key)
             if batch is None:
                 batch = batches[key] = _Batch()
-            if kind == ROW:
+            if rows == ROW:
                 _add_row(batch, entry)
                 records += 1
             else:
                 dropped = _add_columns(batch, entry)
-                records += entry_rows(entry) - dropped
+                records += rows - dropped
                 errors += dropped
         except Exception:  # a bad record never takes the body down with it
-            errors += _safe_rows(entry)
+            errors += entry_rows(entry)
     document = {
         "v": PROTOCOL_VERSION,
         "sent_at": sent_at,
@@ -355,10 +354,3 @@ def encode(service: str, entries: Iterable[Entry], sent_at: float) -> Body:
     if len(raw) > GZIP_THRESHOLD:
         return Body(gzip.compress(raw, compresslevel=5, mtime=0), True, records, errors)
     return Body(raw, False, records, errors)
-
-
-def _safe_rows(entry: Entry) -> int:
-    try:
-        return entry_rows(entry)
-    except TypeError:
-        return 1

@@ -1,0 +1,639 @@
+"""The capture queue: bounded, O(1) submits, and the "driftline-shipper" thread that POSTs batches.
+
+The caller's thread only pops a free-slot token and appends a tuple to a deque,
+two atomic operations that need no lock; grouping, encoding (``_wire``),
+compression and HTTP all happen on the shipper thread. The bound counts
+records, not calls.
+When it is reached the *new* records are dropped (``queue_full``): dropping the
+newest keeps the queue in time order and the caller's cost O(1), where
+dropping the oldest would take a record the shipper may be reading.
+
+Counters are plain integers updated under the queue's lock and read at
+collect time by ``CaptureMetrics``, so the hot path never touches a
+prometheus-client metric.
+"""
+
+from __future__ import annotations
+
+import atexit
+import http.client
+import json
+import os
+import random
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import repeat, starmap
+from typing import Final, Protocol
+from urllib.parse import urlsplit
+
+import numpy as np
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from driftline._wire import ROW, Body, Entry, encode, entry_rows, split_entry
+
+__all__ = [
+    "DROP_REASONS",
+    "SEND_OUTCOMES",
+    "CaptureMetrics",
+    "CaptureQueue",
+    "CaptureSettings",
+    "CaptureSink",
+]
+
+DROP_REASONS: Final = (
+    "queue_full",
+    "extraction_error",
+    "encode_error",
+    "rejected",
+    "retries_exhausted",
+    "shutdown",
+)
+"""Every value of the ``reason`` label of ``driftline_capture_records_dropped_total``."""
+
+SEND_OUTCOMES: Final = ("success", "client_error", "server_error", "connection_error")
+"""Every value of the ``outcome`` label of ``driftline_capture_send_duration_seconds``."""
+
+_THREAD_NAME: Final = "driftline-shipper"
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    """How the capture queue is bounded and how its shipper talks to the sidecar."""
+
+    url: str
+    """The sidecar's base URL; bodies go to ``{url}/v1/records``."""
+    service_name: str
+    token: str | None = None
+    """Sent as ``Authorization: Bearer <token>`` when set."""
+    queue_size: int = 10_000
+    """The most records held in memory; more are dropped as ``queue_full``."""
+    batch_size: int = 500
+    """The most records in one request body; a full batch wakes the shipper."""
+    flush_interval: float = 1.0
+    """Seconds between sends of a partial batch."""
+    timeout: float = 2.0
+    """Seconds for one POST (connect, send and answer)."""
+    max_retries: int = 5
+    """Retries of a body after a 5xx or connection error before ``retries_exhausted``."""
+    exit_timeout: float = 2.0
+    """Seconds the interpreter-exit flush may take."""
+    retry_backoff: float = 0.1
+    """The first retry's delay in seconds; it doubles per retry, with jitter."""
+    retry_backoff_max: float = 5.0
+    """The longest delay between two retries, in seconds."""
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"url: expected http(s)://host[:port][/path], got {self.url!r}")
+        for name in ("queue_size", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries: must be at least 0, got {self.max_retries}")
+        for name in ("flush_interval", "timeout", "retry_backoff", "retry_backoff_max"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: must be a positive number, got {getattr(self, name)}")
+        if not self.exit_timeout >= 0:
+            raise ValueError(f"exit_timeout: must be 0 or more, got {self.exit_timeout}")
+
+
+class CaptureSink(Protocol):
+    """Where the decorator sends captured records: the real ``CaptureQueue`` or a test double."""
+
+    def submit_row(
+        self,
+        model: str,
+        version: str,
+        role: str,
+        prediction_id: str,
+        timestamp: float,
+        trace_id: str | None,
+        features: Mapping[str, object],
+        predictions: Mapping[str, object],
+    ) -> None:
+        """Queue one record; never raises, never blocks."""
+
+    def submit_columns(
+        self,
+        model: str,
+        version: str,
+        role: str,
+        prediction_ids: Sequence[str],
+        timestamp: float,
+        trace_id: str | None,
+        features: Mapping[str, Sequence[object] | np.ndarray],
+        predictions: Mapping[str, Sequence[object] | np.ndarray],
+    ) -> None:
+        """Queue ``len(prediction_ids)`` records given as columns; never raises, never blocks."""
+
+    def record_dropped(self, reason: str, count: int = 1) -> None:
+        """Count records lost before they reached the queue."""
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued before the call was sent or dropped; False on timeout."""
+
+    def close(self, timeout: float) -> None:
+        """Flush within ``timeout``, then stop; what is left is dropped as ``shutdown``."""
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What became of one drained batch, applied to the counters in one step."""
+
+    sent: int = 0
+    rejected: int = 0
+    retries_exhausted: int = 0
+    shutdown: int = 0
+    encode_error: int = 0
+
+
+class CaptureQueue:
+    """A bounded queue of captured records and the thread that ships them; see ``CaptureSink``."""
+
+    def __init__(
+        self, settings: CaptureSettings, registry: CollectorRegistry | None = None
+    ) -> None:
+        self._settings = settings
+        self._capacity = settings.queue_size
+        self._batch_size = settings.batch_size
+        parts = urlsplit(settings.url)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname or ""
+        self._port = parts.port
+        self._path = parts.path.rstrip("/") + "/v1/records"
+        self._started = False
+        self._closed = False
+        self._metrics = CaptureMetrics.for_registry(registry)
+        self._reset_state()
+        self._metrics.attach(self)
+        _LIVE_QUEUES.add(self)
+
+    def _reset_state(self) -> None:
+        """Fresh locks, an empty queue and zeroed counters (at construction, in a forked child)."""
+        self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)
+        self._queue: deque[Entry] = deque()
+        self._append = self._queue.append
+        # One token per free record slot. A submit pops a token before it appends:
+        # deque.pop is atomic, so the bound is exact across threads without a lock.
+        self._slots: deque[None] = deque(repeat(None, self._capacity))
+        self._reserve = self._slots.pop
+        # The shipper is woken when the free slots fall to this (a full batch is waiting).
+        self._wake_at = max(0, self._capacity - self._batch_size)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._taken = 0  # records ever removed from the queue; enqueued = taken + queued
+        self._resolved = 0  # records of those that were sent or dropped
+        self._in_flight = 0  # records the shipper holds right now
+        self._urgent = 0  # send without waiting until `taken` reaches this (flush)
+        self._sent = 0
+        self._queue_full = 0
+        self._dropped = dict.fromkeys(DROP_REASONS, 0)
+        self._abandoned = False
+        # Checked first by every submit: set when closed or when a forked child must restart.
+        self._restart_pending = False
+        self._detour = self._closed
+
+    def _queued(self) -> int:
+        """Records in the queue, counting slots reserved by a submit that has not appended yet."""
+        return self._capacity - len(self._slots)
+
+    # -- the caller's side: O(1), no encoding, no I/O -------------------------------------------
+
+    def submit_row(
+        self,
+        model: str,
+        version: str,
+        role: str,
+        prediction_id: str,
+        timestamp: float,
+        trace_id: str | None,
+        features: Mapping[str, object],
+        predictions: Mapping[str, object],
+    ) -> None:
+        """Queue one record, or count it dropped (``queue_full``, ``shutdown``); never raises."""
+        if self._detour and self._divert(1):
+            return
+        try:
+            self._reserve()
+        except IndexError:
+            self._count_full(1)
+            return
+        self._append(
+            (ROW, model, version, role, prediction_id, timestamp, trace_id, features, predictions)
+        )
+        if len(self._slots) == self._wake_at:
+            self._wake.set()
+
+    def submit_columns(
+        self,
+        model: str,
+        version: str,
+        role: str,
+        prediction_ids: Sequence[str],
+        timestamp: float,
+        trace_id: str | None,
+        features: Mapping[str, Sequence[object] | np.ndarray],
+        predictions: Mapping[str, Sequence[object] | np.ndarray],
+    ) -> None:
+        """Queue ``len(prediction_ids)`` records as one entry, all or none; never raises.
+
+        When the records do not all fit under the bound, all of them are
+        dropped as ``queue_full``; columns are kept by reference, not copied.
+        """
+        try:
+            n = len(prediction_ids)
+        except Exception:
+            self.record_dropped("encode_error")
+            return
+        if n == 0 or (self._detour and self._divert(n)):
+            return
+        slots = self._slots
+        if len(slots) < n:
+            self._count_full(n)
+            return
+        reserved: deque[None] = deque()
+        try:
+            # One loop in C (about 10 ns a record, at most queue_size of them); a
+            # concurrent submit_row may take the last slots first, hence the except.
+            reserved.extend(starmap(slots.pop, repeat((), n)))
+        except IndexError:
+            slots.extend(reserved)
+            self._count_full(n)
+            return
+        self._append(
+            (n, model, version, role, prediction_ids, timestamp, trace_id, features, predictions)
+        )
+        free = len(slots)
+        if free <= self._wake_at < free + n:
+            self._wake.set()
+
+    def record_dropped(self, reason: str, count: int = 1) -> None:
+        """Count ``count`` records lost for ``reason``, one of ``DROP_REASONS``.
+
+        An unknown reason is a bug in driftline itself and raises ``ValueError``.
+        """
+        if reason not in self._dropped or count < 0:
+            raise ValueError(f"reason must be one of {DROP_REASONS} and count >= 0")
+        with self._lock:
+            if reason == "queue_full":
+                self._queue_full += count
+            else:
+                self._dropped[reason] += count
+
+    def _count_full(self, n: int) -> None:
+        with self._lock:
+            self._queue_full += n
+
+    def _divert(self, n: int) -> bool:
+        """Handle a closed queue (drop, True) or a forked child's first submit (restart, False)."""
+        with self._lock:
+            if self._closed:
+                self._dropped["shutdown"] += n
+                return True
+            if self._restart_pending:
+                self._restart_pending = False
+                self._detour = False
+                self._start_thread()
+        return False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the shipper thread; a no-op when it runs already or the queue is closed."""
+        with self._lock:
+            if self._closed or (self._thread is not None and self._thread.is_alive()):
+                return
+            self._started = True
+            self._start_thread()
+        _register_atexit()
+
+    def _start_thread(self) -> None:
+        # Called with the lock held.
+        self._thread = threading.Thread(target=self._run, name=_THREAD_NAME, daemon=True)
+        self._thread.start()
+
+    def flush(self, timeout: float) -> bool:
+        """Return True once every record queued before the call was sent or dropped.
+
+        Partial batches are sent at once rather than at the next interval.
+        Returns False when ``timeout`` seconds pass first or no shipper runs.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._done:
+            mark = self._taken + self._queued()
+            if self._resolved >= mark:
+                return True
+            if self._thread is None or not self._thread.is_alive():
+                return False
+            self._urgent = max(self._urgent, mark)
+        self._wake.set()
+        with self._done:
+            while self._resolved < mark:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._done.wait(remaining)
+        return True
+
+    def close(self, timeout: float) -> None:
+        """Flush within ``timeout``, stop the shipper and drop what is left as ``shutdown``.
+
+        Records submitted after ``close`` are dropped as ``shutdown`` too. A
+        request still in flight when time runs out is abandoned to the daemon
+        thread and its records are counted as ``shutdown`` here.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = self._detour = True
+            thread = self._thread
+        if thread is not None and thread.is_alive():
+            self.flush(deadline - time.monotonic())
+            self._stop.set()
+            self._wake.set()
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._done:
+            queued = sum(entry_rows(entry) for entry in self._queue)
+            self._queue.clear()
+            self._slots.extend(repeat(None, queued))
+            self._taken += queued
+            left = queued
+            if thread is not None and thread.is_alive():
+                self._abandoned = True
+                left += self._in_flight
+                self._in_flight = 0
+            self._dropped["shutdown"] += left
+            self._resolved = self._taken
+            self._done.notify_all()
+
+    def _after_fork_in_child(self) -> None:
+        """Forget the parent's records, locks and thread; restart on the child's first submit."""
+        self._reset_state()
+        self._restart_pending = self._started and not self._closed
+        self._detour = self._restart_pending or self._closed
+
+    # -- the shipper thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                idle = len(self._slots) > self._wake_at and self._taken >= self._urgent
+            if idle and not self._stop.is_set():
+                self._wake.wait(self._settings.flush_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            entries, rows = self._take()
+            if rows:
+                self._finish(rows, self._ship(entries, rows))
+
+    def _take(self) -> tuple[list[Entry], int]:
+        """Remove up to ``batch_size`` records from the front of the queue."""
+        entries: list[Entry] = []
+        rows = 0
+        budget = self._batch_size
+        with self._lock:
+            queue = self._queue
+            while queue and rows < budget:
+                entry = queue[0]
+                k = entry_rows(entry)
+                if rows + k > budget:
+                    if rows:
+                        break
+                    entry, queue[0] = split_entry(entry, budget)
+                    k = budget
+                else:
+                    queue.popleft()
+                entries.append(entry)
+                rows += k
+            self._slots.extend(repeat(None, rows))
+            self._taken += rows
+            self._in_flight = rows
+        return entries, rows
+
+    def _ship(self, entries: list[Entry], rows: int) -> _Outcome:
+        try:
+            body = encode(self._settings.service_name, entries, time.time())
+        except Exception:  # a bug in the encoder must not stop the thread
+            return _Outcome(encode_error=rows)
+        if not body.records:
+            return _Outcome(encode_error=body.encode_errors)
+        return self._send_with_retries(body)
+
+    def _send_with_retries(self, body: Body) -> _Outcome:
+        errors = body.encode_errors
+        retries = 0
+        while True:
+            outcome, rejected = self._post(body)
+            if outcome == "success":
+                return _Outcome(
+                    sent=body.records - rejected, rejected=rejected, encode_error=errors
+                )
+            if outcome == "client_error":
+                return _Outcome(rejected=body.records, encode_error=errors)
+            if retries >= self._settings.max_retries:
+                return _Outcome(retries_exhausted=body.records, encode_error=errors)
+            retries += 1
+            if self._stop.wait(self._backoff(retries)):
+                return _Outcome(shutdown=body.records, encode_error=errors)
+
+    def _backoff(self, retry: int) -> float:
+        """Exponential delay before retry number ``retry`` (1-based), with "equal jitter"."""
+        s = self._settings
+        delay = min(s.retry_backoff_max, s.retry_backoff * 2.0 ** (retry - 1))
+        jitter: float = random.uniform(0, delay / 2)
+        return delay / 2 + jitter
+
+    def _post(self, body: Body) -> tuple[str, int]:
+        """POST one body; return its outcome and how many records a 2xx answer says it rejected."""
+        s = self._settings
+        headers = {"Content-Type": "application/json"}
+        if body.gzipped:
+            headers["Content-Encoding"] = "gzip"
+        if s.token is not None:
+            headers["Authorization"] = f"Bearer {s.token}"
+        conn_type = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        conn = conn_type(self._host, self._port, timeout=s.timeout)
+        started = time.perf_counter()
+        try:
+            conn.request("POST", self._path, body=body.payload, headers=headers)
+            response = conn.getresponse()
+            answer = response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            status, answer = 0, b""
+        finally:
+            conn.close()
+        if status == 0:
+            outcome = "connection_error"
+        elif 200 <= status < 300:
+            outcome = "success"
+        elif 400 <= status < 500:
+            outcome = "client_error"
+        else:  # 5xx, and 1xx/3xx that a POST to the sidecar never expects: worth a retry
+            outcome = "server_error"
+        self._metrics.send_duration.labels(outcome).observe(time.perf_counter() - started)
+        rejected = _rejected_count(answer, body.records) if outcome == "success" else 0
+        return outcome, rejected
+
+    def _finish(self, rows: int, outcome: _Outcome) -> None:
+        with self._done:
+            if self._abandoned:  # close() already counted these records as shutdown
+                return
+            self._sent += outcome.sent
+            dropped = self._dropped
+            dropped["rejected"] += outcome.rejected
+            dropped["retries_exhausted"] += outcome.retries_exhausted
+            dropped["shutdown"] += outcome.shutdown
+            dropped["encode_error"] += outcome.encode_error
+            self._resolved += rows
+            self._in_flight = 0
+            self._done.notify_all()
+
+    def _counts(self) -> tuple[int, int, dict[str, int], int, int]:
+        """Return (enqueued, sent, dropped by reason, queue size, capacity), read at once."""
+        with self._lock:
+            dropped = dict(self._dropped, queue_full=self._queue_full)
+            capacity = 0 if self._closed else self._capacity
+            queued = self._queued()
+            return self._taken + queued, self._sent, dropped, queued, capacity
+
+
+def _rejected_count(answer: bytes, records: int) -> int:
+    """Read ``rejected`` from a 202 answer (docs/protocol.md); 0 when absent or implausible."""
+    try:
+        value = json.loads(answer).get("rejected", 0)
+    except (ValueError, AttributeError):
+        return 0
+    return value if type(value) is int and 0 <= value <= records else 0
+
+
+class CaptureMetrics:
+    """The ``driftline_capture_*`` families of one registry, summed over the queues reporting to it.
+
+    One instance per registry (``for_registry``), so configuring driftline
+    again never registers a metric twice.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._queues: list[CaptureQueue] = []
+        self._lock = threading.Lock()
+        self.send_duration = Histogram(
+            "driftline_capture_send_duration_seconds",
+            "Time of one POST of captured records to the sidecar, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+        registry.register(self)
+
+    @classmethod
+    def for_registry(cls, registry: CollectorRegistry | None) -> CaptureMetrics:
+        """Return the registry's instance, creating and registering it on first use."""
+        target = REGISTRY if registry is None else registry
+        with _METRICS_LOCK:
+            metrics = _METRICS.get(target)
+            if metrics is None:
+                metrics = _METRICS[target] = cls(target)
+            return metrics
+
+    def attach(self, queue: CaptureQueue) -> None:
+        """Report ``queue``'s counts from now on (closed queues keep reporting their totals)."""
+        with self._lock:
+            self._queues.append(queue)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+        self.send_duration.clear()
+
+    def describe(self) -> list[Metric]:
+        """Return the families without samples, so the registry can refuse duplicate names."""
+        return list(self._families([]))
+
+    def collect(self) -> Iterable[Metric]:
+        """Return the families with the current counts of every attached queue."""
+        with self._lock:
+            queues = list(self._queues)
+        return self._families([q._counts() for q in queues])
+
+    @staticmethod
+    def _families(counts: list[tuple[int, int, dict[str, int], int, int]]) -> Iterable[Metric]:
+        enqueued = CounterMetricFamily(
+            "driftline_capture_records_enqueued",
+            "Records accepted into the capture queue.",
+            value=sum(c[0] for c in counts),
+        )
+        sent = CounterMetricFamily(
+            "driftline_capture_records_sent",
+            "Records the sidecar acknowledged.",
+            value=sum(c[1] for c in counts),
+        )
+        dropped = CounterMetricFamily(
+            "driftline_capture_records_dropped",
+            "Captured records lost, by reason.",
+            labels=["reason"],
+        )
+        size = GaugeMetricFamily(
+            "driftline_capture_queue_size",
+            "Records waiting in the capture queue now.",
+            value=sum(c[3] for c in counts),
+        )
+        capacity = GaugeMetricFamily(
+            "driftline_capture_queue_capacity",
+            "The capture queue's bound, in records.",
+            value=sum(c[4] for c in counts),
+        )
+        if counts:
+            for reason in DROP_REASONS:
+                dropped.add_metric([reason], sum(c[2][reason] for c in counts))
+        else:
+            enqueued.samples.clear()
+            sent.samples.clear()
+            size.samples.clear()
+            capacity.samples.clear()
+        return [enqueued, sent, dropped, size, capacity]
+
+
+_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, CaptureMetrics] = weakref.WeakKeyDictionary()
+_METRICS_LOCK = threading.Lock()
+_LIVE_QUEUES: weakref.WeakSet[CaptureQueue] = weakref.WeakSet()
+_ATEXIT_REGISTERED = False
+
+
+def _register_atexit() -> None:
+    global _ATEXIT_REGISTERED
+    with _METRICS_LOCK:
+        if not _ATEXIT_REGISTERED:
+            _ATEXIT_REGISTERED = True
+            atexit.register(_close_all_at_exit)
+
+
+def _close_all_at_exit() -> None:
+    """Flush every started queue within its ``exit_timeout``; never raises, never hangs the exit."""
+    for queue in list(_LIVE_QUEUES):
+        try:
+            if queue._started:
+                queue.close(queue._settings.exit_timeout)
+        except Exception:  # nothing useful can be done at exit
+            pass
+
+
+def _after_fork_in_child() -> None:
+    global _METRICS_LOCK
+    _METRICS_LOCK = threading.Lock()
+    for metrics in list(_METRICS.values()):
+        metrics._after_fork_in_child()
+    for queue in list(_LIVE_QUEUES):
+        queue._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
