@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from driftline_sidecar.alerting import (
@@ -21,8 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 RUNBOOK_BASE = "https://github.com/driftline/driftline/blob/main/alerts/runbooks/"
 
 
-def _fire(result: ColumnResult, **overrides: object) -> Alert:
-    state = AlertState(AlertingSettings(pending_evaluations=1, **overrides))  # type: ignore[arg-type]
+def _fire(result: ColumnResult, **overrides: Any) -> Alert:
+    state = AlertState(AlertingSettings(pending_evaluations=1, **overrides))
     (transition,) = state.observe("churn", "2.3.0", evaluation(result), has_profile=True, now=NOW)
     return transition.alert
 
@@ -219,7 +220,7 @@ def test_webhook_alert_entries_have_status_and_fingerprint() -> None:
     alert = _fire(drifted("age"))
     (message,) = webhook_messages([alert], receiver="driftline", external_url="http://s")
 
-    (entry,) = message["alerts"]  # type: ignore[misc]
+    (entry,) = cast(list[dict[str, Any]], message["alerts"])
     assert {
         "status": "firing",
         "labels": dict(alert.labels),
@@ -257,9 +258,13 @@ def test_webhook_common_labels_leave_out_differing_values() -> None:
     (message,) = webhook_messages(
         [t.alert for t in transitions], receiver="driftline", external_url="http://s"
     )
-    assert sorted(
-        message["commonLabels"]  # type: ignore[arg-type]
-    ) == ["alertname", "model", "service", "severity", "version"]
+    assert sorted(cast(dict[str, str], message["commonLabels"])) == [
+        "alertname",
+        "model",
+        "service",
+        "severity",
+        "version",
+    ]
 
 
 def test_webhook_status_is_resolved_when_every_alert_is() -> None:

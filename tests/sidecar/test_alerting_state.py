@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from driftline_sidecar.alerting import (
     DATA_QUALITY,
     FEATURE_DRIFT,
@@ -19,8 +21,8 @@ def _moves(transitions: list[Transition]) -> list[tuple[str, str, str]]:
     return [(t.alert.alertname, t.previous, t.current) for t in transitions]
 
 
-def _state(**overrides: object) -> AlertState:
-    return AlertState(AlertingSettings(**overrides))  # type: ignore[arg-type]
+def _state(**overrides: Any) -> AlertState:
+    return AlertState(AlertingSettings(**overrides))
 
 
 def test_first_true_evaluation_makes_the_alert_pending() -> None:
