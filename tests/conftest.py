@@ -10,7 +10,7 @@ from driftline import _logging, _runtime
 
 @pytest.fixture(autouse=True)
 def _reset_driftline() -> Iterator[None]:
-    """Start every test without a driftline runtime or remembered warnings, and close what it built."""
+    """Start each test with no driftline runtime or remembered warnings; close what it built."""
     previous = _runtime.install(None)
     _logging._last_warning.clear()
     try:

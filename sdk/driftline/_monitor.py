@@ -112,7 +112,7 @@ class _Bound:
             "driftline.model.version": spec.version,
         }
         self.record_features = settings.record_features_in_spans
-        self.logger = runtime.logger if settings.log_sample_rate > 0 else None
+        self.logger = runtime.logger
         self.log_rate = settings.log_sample_rate
         self.capture = runtime.capture
         self.capture_rate = settings.capture_sample_rate
@@ -297,7 +297,7 @@ class _Bound:
                 )
             except Exception:
                 self._telemetry_error("metric")
-            if self.logger is not None and (not ok or random() < self.log_rate):
+            if not ok or (self.log_rate and random() < self.log_rate):
                 self._log(
                     "success" if ok else "error", prediction_id, duration, trace_id, span_id, exc
                 )
@@ -356,7 +356,7 @@ class _Bound:
                     self.stats.observe_columns(columns)
             except Exception:
                 self._telemetry_error("metric")
-            if self.logger is not None and (not ok or random() < self.log_rate):
+            if not ok or (self.log_rate and random() < self.log_rate):
                 first = prediction_ids[0] if prediction_ids else None
                 self._log(
                     "success" if ok else "error", first, duration, trace_id, span_id, exc, rows

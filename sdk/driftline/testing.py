@@ -141,7 +141,7 @@ class Telemetry:
 
     @property
     def logs(self) -> list[dict[str, Any]]:
-        """The log events as dicts (``event``, ``log_level``, ``model``, ``prediction_id``...)."""
+        """The log events as dicts (``event``, ``level``, ``model``, ``prediction_id``...)."""
         return list(self._logs.entries)
 
     @property

@@ -1,0 +1,104 @@
+"""Prediction ids: UUIDv7, unique, time-ordered, monotonic across threads and forks."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+
+import driftline
+from driftline._ids import new_id, new_ids
+from driftline.testing import Telemetry
+
+
+def test_ids_are_uuid7() -> None:
+    """An id parses as a UUID of version 7 and the RFC variant."""
+    parsed = uuid.UUID(new_id())
+    assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+
+
+def test_ids_carry_the_time() -> None:
+    """The first 48 bits are the Unix time in milliseconds."""
+    before = time.time_ns() // 1_000_000
+    millis = uuid.UUID(new_id()).int >> 80
+    after = time.time_ns() // 1_000_000
+    assert before - 5 <= millis <= after + 5
+
+
+def test_ids_are_monotonic() -> None:
+    """Ids made one after another sort in the order they were made."""
+    ids = [new_id() for _ in range(10_000)] + new_ids(5_000)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_ids_across_threads_are_unique_and_ordered_per_thread() -> None:
+    """8 threads making ids concurrently get distinct ids, increasing within each thread."""
+    results: list[list[str]] = [[] for _ in range(8)]
+
+    def work(out: list[str]) -> None:
+        out.extend(new_id() for _ in range(2_000))
+
+    threads = [threading.Thread(target=work, args=(out,)) for out in results]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [i for out in results for i in out]
+    assert len(set(every)) == len(every)
+    assert all(out == sorted(out) for out in results)
+
+
+def test_forked_child_makes_different_ids() -> None:
+    """A forked child's ids differ from the parent's, even made in the same millisecond."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send one id and leave without running pytest's teardown
+        os.write(write, new_id().encode())
+        os._exit(0)
+    os.close(write)
+    parent = new_id()
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    assert child != parent
+    assert child[19:] != parent[19:]  # the per-process random bits differ
+
+
+def test_current_id_inside_call_is_last_id_after(telemetry: Telemetry) -> None:
+    """The id seen inside a call is the one last_prediction_id() returns after it."""
+    seen: list[str | None] = []
+
+    @driftline.monitor(model="m", version="1")
+    def predict(features: dict[str, float]) -> float:
+        seen.append(driftline.current_prediction_id())
+        return 0.5
+
+    predict({"x": 1.0})
+    assert seen == [driftline.last_prediction_id()]
+    assert seen == [telemetry.records[0].prediction_id]
+
+
+def test_no_current_id_outside_a_call() -> None:
+    """Outside any decorated call there is no current id."""
+    assert (driftline.current_prediction_id(), driftline.current_prediction_ids()) == (None, ())
+
+
+def test_nested_calls_restore_the_outer_id(telemetry: Telemetry) -> None:
+    """After an inner decorated call returns, the outer call's id is current again."""
+    seen: list[str | None] = []
+
+    @driftline.monitor(model="inner", version="1")
+    def inner(features: dict[str, float]) -> float:
+        return 0.5
+
+    @driftline.monitor(model="outer", version="1")
+    def outer(features: dict[str, float]) -> float:
+        before = driftline.current_prediction_id()
+        inner(features)
+        seen.extend([before, driftline.current_prediction_id()])
+        return 0.5
+
+    outer({"x": 1.0})
+    assert seen[0] == seen[1] == driftline.last_prediction_id()

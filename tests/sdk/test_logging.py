@@ -1,0 +1,103 @@
+"""One JSON log line per sampled success and per error, on driftline's own structlog logger."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import driftline
+import pytest
+import structlog
+from driftline.testing import capture_telemetry
+from prometheus_client import CollectorRegistry
+
+
+@driftline.monitor(model="m", version="1")
+def predict(features: dict[str, float]) -> float:
+    """A model that raises on a negative x."""
+    if features["x"] < 0:
+        raise ValueError("negative")
+    return 0.5
+
+
+def test_fields_of_a_success() -> None:
+    """A logged success has the documented fields."""
+    with capture_telemetry() as telemetry:
+        predict({"x": 1.0})
+    (event,) = telemetry.logs
+    span = telemetry.spans[0].context
+    assert {k: v for k, v in event.items() if k not in ("duration_s", "timestamp")} == {
+        "event": "prediction",
+        "level": "info",
+        "service": "unknown_service",
+        "model": "m",
+        "version": "1",
+        "prediction_id": driftline.last_prediction_id(),
+        "outcome": "success",
+        "trace_id": format(span.trace_id, "032x"),
+        "span_id": format(span.span_id, "016x"),
+    }
+    assert event["duration_s"] >= 0
+
+
+def test_errors_are_always_logged() -> None:
+    """With log_sample_rate=0 an error is still logged, with its exception."""
+    with capture_telemetry(log_sample_rate=0.0) as telemetry:
+        predict({"x": 1.0})
+        with pytest.raises(ValueError, match="negative"):
+            predict({"x": -1.0})
+    (event,) = telemetry.logs
+    assert (event["outcome"], event["level"]) == ("error", "error")
+    assert "ValueError: negative" in event["exception"]
+
+
+def test_rate_zero_logs_no_success() -> None:
+    """log_sample_rate=0 logs no successes."""
+    with capture_telemetry(log_sample_rate=0.0) as telemetry:
+        for _ in range(20):
+            predict({"x": 1.0})
+    assert telemetry.logs == []
+
+
+def test_rate_one_logs_every_success() -> None:
+    """log_sample_rate=1 logs every success."""
+    with capture_telemetry(log_sample_rate=1.0) as telemetry:
+        for _ in range(20):
+            predict({"x": 1.0})
+    assert len(telemetry.logs) == 20
+
+
+def test_json_line_to_file_like() -> None:
+    """The default renderer writes one JSON object per line to log_output."""
+    out = io.StringIO()
+    driftline.configure(
+        log_output=out, log_sample_rate=1.0, registry=CollectorRegistry(), trace_sample_rate=0
+    )
+    predict({"x": 1.0})
+    line = json.loads(out.getvalue())
+    assert (line["event"], line["model"], line["outcome"]) == ("prediction", "m", "success")
+
+
+def test_stdlib_logger_output(caplog: pytest.LogCaptureFixture) -> None:
+    """With a logging.Logger as log_output the JSON line is that logger's message."""
+    driftline.configure(
+        log_output=logging.getLogger("app.predictions"),
+        log_sample_rate=1.0,
+        registry=CollectorRegistry(),
+        trace_sample_rate=0,
+    )
+    with caplog.at_level(logging.INFO, logger="app.predictions"):
+        predict({"x": 1.0})
+    (record,) = [r for r in caplog.records if r.name == "app.predictions"]
+    assert json.loads(record.getMessage())["prediction_id"] == driftline.last_prediction_id()
+
+
+def test_app_structlog_configuration_untouched() -> None:
+    """driftline never changes structlog's global configuration."""
+    before = structlog.get_config()
+    with capture_telemetry():
+        predict({"x": 1.0})
+    driftline.configure(log_output=io.StringIO(), registry=CollectorRegistry())
+    predict({"x": 1.0})
+    assert structlog.get_config() == before
