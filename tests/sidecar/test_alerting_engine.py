@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from driftline_sidecar.alerting import AlertingSettings, AlertState
+from driftline_sidecar.alerting import AlertingSettings, AlertState, evaluation_from_document
 from driftline_sidecar.drift import Evaluation, evaluate, fit_profile
 from driftline_sidecar.profile import build_profile
 
@@ -60,3 +60,17 @@ def test_engine_severity_is_one_the_rules_list_allows() -> None:
     (t,) = state.observe("churn", "2", _evaluation(20.0), has_profile=True, now=NOW)
 
     assert t.alert.severity in allowed[t.alert.alertname]
+
+
+def test_evaluation_document_raises_the_same_alerts_as_the_evaluation() -> None:
+    """Alerts from Evaluation.to_dict() (what the service keeps) equal those from the object."""
+    evaluation = _evaluation(20.0)
+    direct = AlertState(AlertingSettings(pending_evaluations=1))
+    via_document = AlertState(AlertingSettings(pending_evaluations=1))
+
+    expected = direct.observe("churn", "2", evaluation, has_profile=True, now=NOW)
+    actual = via_document.observe(
+        "churn", "2", evaluation_from_document(evaluation.to_dict()), has_profile=True, now=NOW
+    )
+
+    assert actual == expected
