@@ -128,8 +128,9 @@ def test_public_names_are_locked() -> None:
         "ALERT_NAMES", "DATA_QUALITY", "FEATURE_DRIFT", "MISSING_REFERENCE", "PREDICTION_DRIFT",
         "Alert", "AlertState", "AlertStatus", "Alerter", "AlertingConfigError",
         "AlertingSettings", "AlertmanagerDestination", "Batch", "ColumnLike", "DeliveryError",
-        "Destination", "DocumentColumn", "DocumentEvaluation", "EvaluationLike", "LogDestination", "Transition", "WebhookDestination",
-        "alertmanager_alerts", "evaluation_from_document", "fingerprint", "parse_alerting_settings", "webhook_messages",
+        "Destination", "DocumentColumn", "DocumentEvaluation", "EvaluationLike",
+        "LogDestination", "Transition", "WebhookDestination", "alertmanager_alerts",
+        "evaluation_from_document", "fingerprint", "parse_alerting_settings", "webhook_messages",
     }  # fmt: skip
 
     assert (expected, []) == (

@@ -16,6 +16,11 @@ from driftline_sidecar.alerting._destinations import (
     LogDestination,
     WebhookDestination,
 )
+from driftline_sidecar.alerting._document import (
+    DocumentColumn,
+    DocumentEvaluation,
+    evaluation_from_document,
+)
 from driftline_sidecar.alerting._model import (
     ALERT_NAMES,
     DATA_QUALITY,
@@ -52,11 +57,14 @@ __all__ = [
     "ColumnLike",
     "DeliveryError",
     "Destination",
+    "DocumentColumn",
+    "DocumentEvaluation",
     "EvaluationLike",
     "LogDestination",
     "Transition",
     "WebhookDestination",
     "alertmanager_alerts",
+    "evaluation_from_document",
     "fingerprint",
     "parse_alerting_settings",
     "webhook_messages",
