@@ -120,7 +120,7 @@ def test_unconfigured_global_provider_means_no_tracer() -> None:
 
 def test_otlp_endpoint_builds_an_owned_provider() -> None:
     """otlp_endpoint without an app provider gives driftline its own sampled provider."""
-    source, owned = build_tracer_source(
+    _, owned = build_tracer_source(
         Settings(otlp_endpoint="http://127.0.0.1:4318", trace_sample_rate=0.25)
     )
     assert owned is not None
