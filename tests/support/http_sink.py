@@ -147,6 +147,11 @@ class HttpSink:
         self._released.clear()
         self._hang = True
 
+    @property
+    def hanging(self) -> bool:
+        """True while requests are being held (between ``hang()`` and ``release()``)."""
+        return self._hang
+
     def release(self) -> None:
         """Let held requests go (they are answered 503, the client has usually given up) and
         stop holding new ones."""
