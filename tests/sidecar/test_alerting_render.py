@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -282,3 +283,26 @@ def test_fingerprint_is_stable_and_label_order_free() -> None:
     b = Alert({"b": "2", "a": "1"}, {}, "firing", NOW, None, "")
 
     assert (a.fingerprint, 16) == (b.fingerprint, len(a.fingerprint))
+
+
+def test_dashboard_links_point_at_existing_dashboards_and_variables() -> None:
+    """Each linked uid is a dashboard in dashboards/ that defines every var- the link sets."""
+    state = AlertState(AlertingSettings(pending_evaluations=1))
+    alerts = [
+        t.alert
+        for t in state.observe("m", "1", evaluation(drifted("age")), has_profile=True, now=NOW)
+    ]
+    alerts += [t.alert for t in state.observe("m", "2", None, has_profile=False, now=NOW)]
+    dashboards = {}
+    for path in (REPO / "dashboards").glob("*.json"):
+        board = json.loads(path.read_text(encoding="utf-8"))
+        dashboards[board["uid"]] = {v["name"] for v in board["templating"]["list"]}
+
+    missing = []
+    for alert in alerts:
+        url = urlsplit(alert.annotations["dashboard_url"])
+        uid = url.path.rsplit("/", 1)[-1]
+        wanted = {k.removeprefix("var-") for k in parse_qs(url.query) if k.startswith("var-")}
+        missing += [(uid, v) for v in sorted(wanted - dashboards.get(uid, set()))]
+
+    assert missing == []
