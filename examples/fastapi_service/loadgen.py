@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_reference import customers  # noqa: E402
+from make_reference import customers
 
 
 def main() -> None:

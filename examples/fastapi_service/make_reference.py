@@ -13,13 +13,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from model import PLANS, churn_probability  # noqa: E402
+from model import PLANS, churn_probability
 
 ROWS = 2000
 OUTPUT = Path(__file__).resolve().parent / "reference.csv"
 
 
-def customers(rng: np.random.Generator, n: int, *, shifted: bool = False) -> list[dict[str, object]]:
+def customers(
+    rng: np.random.Generator, n: int, *, shifted: bool = False
+) -> list[dict[str, object]]:
     """``n`` synthetic customers; ``shifted`` draws newer, bigger-spending ones (drift)."""
     tenure = rng.gamma(2.0, 6.0 if not shifted else 2.0, n)
     spend = rng.normal(45.0 if not shifted else 80.0, 12.0, n).clip(0.0)
