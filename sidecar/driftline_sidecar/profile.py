@@ -188,7 +188,9 @@ def _numeric_profile(
     else:
         sample = np.sort(finite)
     if finite.size:
-        inner = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, n_bins + 1)[1:-1]))
+        levels = np.linspace(0.0, 1.0, n_bins + 1)[1:-1]
+        # Edges are observed values, so a discrete column keeps one value per edge.
+        inner = np.unique(np.quantile(finite, levels, method="inverted_cdf"))
         stats: tuple[float | None, ...] = (
             float(finite.min()),
             float(finite.max()),
@@ -217,8 +219,8 @@ def _numeric_profile(
 
 
 def bin_index(edges: FloatArray, values: FloatArray) -> npt.NDArray[np.intp]:
-    """Return each value's bin under ``edges``; bins are closed on the left: ``[e[i], e[i+1])``."""
-    return np.searchsorted(edges[1:-1], values, side="right")
+    """Return each value's bin under ``edges``; bins are closed on the right: ``(e[i], e[i+1]]``."""
+    return np.searchsorted(edges[1:-1], values, side="left")
 
 
 def category_label(value: Any) -> str | None:

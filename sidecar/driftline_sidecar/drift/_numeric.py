@@ -56,7 +56,7 @@ def require_values(reference: NumericReference, window: FloatArray, method: str)
 
 def window_bins(reference: NumericReference, window: FloatArray) -> FloatArray:
     """Return the window's proportions in the reference bins (``window`` sorted and finite)."""
-    counts = np.diff(np.searchsorted(window, reference.edges[1:-1], side="left"), prepend=0)
+    counts = np.diff(np.searchsorted(window, reference.edges[1:-1], side="right"), prepend=0)
     counts = np.append(counts, window.size - counts.sum())
     if window.size == 0:
         return np.zeros(reference.proportions.size)

@@ -1,7 +1,7 @@
 """Population stability index, on the reference's quantile bins or over categories.
 
 ``PSI = Σ (w_i - r_i) · ln(w_i / r_i)`` over reference shares ``r`` and window shares ``w``.
-Numeric columns use the reference's quantile bins (closed on the left, open outer edges);
+Numeric columns use the reference's quantile bins (closed on the right, open outer edges);
 categorical columns use the reference categories plus the window's unseen ones. A share below
 ``EPSILON`` (1e-4) is raised to it on both sides, without renormalising, so an empty bin gives
 a large but finite term: a category new in 1 % of the window adds ``0.01 · ln(100) ≈ 0.046``.
