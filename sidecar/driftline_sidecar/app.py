@@ -42,7 +42,6 @@ _ENDPOINTS = (
     "/readyz",
     "/metrics",
     "/openapi.json",
-    "/docs",
 )
 
 
@@ -73,6 +72,7 @@ def create_app(
         version="1",
         summary="Receives captured predictions, evaluates drift against reference profiles.",
         lifespan=lifespan,
+        docs_url=None,
         redoc_url=None,
     )
     app.state.service = service
