@@ -121,7 +121,7 @@ def test_batch_scoring_ships_every_record_before_exiting(sidecar_url: str, tmp_p
 def test_the_sidecar_sees_the_utilisation_shift_of_the_batch(
     sidecar_url: str, tmp_path: Path
 ) -> None:
-    """The applicants use more credit than the training set: utilisation drifts, age does not."""
+    """Applicants use more credit than in training: utilisation and the score drift, age not."""
     _score(sidecar_url, tmp_path / "scored.csv")
     drift_url = f"{sidecar_url}/v1/drift/credit-default/1.0.0"
     deadline = time.monotonic() + 30.0
@@ -134,4 +134,5 @@ def test_the_sidecar_sees_the_utilisation_shift_of_the_batch(
             time.sleep(0.1)
     drifted = {c["name"]: c["drifted"] for c in document["columns"]}
     assert drifted["utilisation"] is True
+    assert drifted["default_probability"] is True
     assert drifted["age"] is False
