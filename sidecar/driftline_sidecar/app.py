@@ -21,6 +21,7 @@ from prometheus_client.exposition import choose_encoder
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from driftline_sidecar import ingest
+from driftline_sidecar.alerting import Alerter
 from driftline_sidecar.config import SidecarConfig
 from driftline_sidecar.metrics import SidecarMetrics
 from driftline_sidecar.service import SidecarService
@@ -57,15 +58,19 @@ def create_app(
         service = SidecarService(config, metrics)
     metrics = service.metrics
     state = service
+    alerter = Alerter(config.alerting, metrics.registry)
+    service.add_listener(alerter.observe)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state.restore_snapshot()
+        alerter.start()
         state.start()
         try:
             yield
         finally:
             state.stop()
+            alerter.close(timeout=5.0)
 
     app = FastAPI(
         title="driftline sidecar",
@@ -76,6 +81,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.service = service
+    app.state.alerter = alerter
     app.add_middleware(_CountRequests, metrics=metrics)
 
     @app.exception_handler(StarletteHTTPException)

@@ -15,6 +15,12 @@ from typing import Any
 
 import yaml
 
+from driftline_sidecar.alerting import (
+    AlertingConfigError,
+    AlertingSettings,
+    parse_alerting_settings,
+)
+
 __all__ = [
     "ENV_PREFIX",
     "ConfigError",
@@ -77,6 +83,7 @@ class SidecarConfig:
     min_samples: int = 200
     limits: Limits = field(default_factory=Limits)
     models: tuple[ModelConfig, ...] = ()
+    alerting: AlertingSettings = field(default_factory=AlertingSettings)
     source: str = "<defaults>"
 
 
@@ -93,6 +100,7 @@ _SCALARS: dict[str, tuple[type, bool, float | None]] = {
     "window_max_age": (float, True, 0.001),
     "min_samples": (int, False, 1),
 }
+_SECTIONS = ("alerting", "limits", "models")
 _LIMIT_KEYS = tuple(Limits.__dataclass_fields__)
 _MODEL_KEYS = frozenset({"model", "version", "profile", "prediction_columns", "drift", "features"})
 
@@ -114,7 +122,7 @@ def load_config(
         raw = _read_yaml(file)
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        if key not in _SCALARS and key not in ("limits", "models"):
+        if key not in _SCALARS and key not in _SECTIONS:
             raise ConfigError(key, source, f"unknown key; valid keys: {_valid_top_keys()}")
         values[key] = value
     scalars = {
@@ -126,18 +134,23 @@ def load_config(
             scalars[key] = _scalar(key, _from_env(env[env_name]), f"${env_name}", *spec)
     limits = _limits(values.get("limits", {}), source, env)
     models = _models(values.get("models", []), source, base)
+    try:
+        alerting = parse_alerting_settings(values.get("alerting"), source=source)
+    except AlertingConfigError as exc:
+        raise ConfigError(exc.key, source, exc.reason) from None
     state_dir = scalars.pop("state_dir", None)
     return SidecarConfig(
         **scalars,
         state_dir=None if state_dir is None else (base / state_dir),
         limits=limits,
         models=models,
+        alerting=alerting,
         source=source,
     )
 
 
 def _valid_top_keys() -> str:
-    return ", ".join(sorted([*_SCALARS, "limits", "models"]))
+    return ", ".join(sorted([*_SCALARS, *_SECTIONS]))
 
 
 def _read_yaml(file: Path) -> dict[str, Any]:

@@ -136,8 +136,8 @@ class Reference:
 
     def evaluate(
         self, columns: Mapping[str, WindowColumn], *, evaluated_at: float
-    ) -> EvaluationSummary:
-        """Evaluate a window's columns against the profile."""
+    ) -> tuple[Evaluation, EvaluationSummary]:
+        """Evaluate a window's columns against the profile: the engine's result and its summary."""
         window = {name: column.values for name, column in columns.items()}
         evaluation = evaluate(self.fitted, window, self.settings, evaluated_at=evaluated_at)
         mismatches = {
@@ -145,7 +145,10 @@ class Reference:
             for name, column in columns.items()
             if column.type_mismatch is not None and len(column.type_mismatch)
         }
-        return EvaluationSummary.from_evaluation(self.model, self.version, evaluation, mismatches)
+        summary = EvaluationSummary.from_evaluation(
+            self.model, self.version, evaluation, mismatches
+        )
+        return evaluation, summary
 
 
 def load_reference(index: int, model: ModelConfig, config: SidecarConfig) -> Reference:

@@ -13,19 +13,37 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from driftline_sidecar import snapshot as snapshots
 from driftline_sidecar.config import SidecarConfig
+from driftline_sidecar.drift import Evaluation
 from driftline_sidecar.evaluation import EvaluationSummary, Reference, load_reference
 from driftline_sidecar.ingest import Column, DecodedBatch, IngestError, Kind, Role
 from driftline_sidecar.metrics import ModelState, SidecarMetrics
 from driftline_sidecar.window import Window
 
-__all__ = ["Key", "SidecarService"]
+__all__ = ["EvaluationListener", "Key", "SidecarService"]
 
 Key = tuple[str, str]
 _log = logging.getLogger("driftline.sidecar")
+
+
+class EvaluationListener(Protocol):
+    """Called after each evaluation round per model version (``Alerter.observe`` fits).
+
+    ``evaluation`` is None for a version without a profile (``has_profile`` False).
+    """
+
+    def __call__(
+        self,
+        model: str,
+        version: str,
+        evaluation: Evaluation | None,
+        *,
+        has_profile: bool,
+        now: float | None = None,
+    ) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -60,12 +78,12 @@ class SidecarService:
             self._windows[key] = self._new_window(key)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._listeners: list[Callable[[EvaluationSummary], None]] = []
+        self._listeners: list[EvaluationListener] = []
         self.ready = False
         metrics.watch(self)
 
-    def add_listener(self, listener: Callable[[EvaluationSummary], None]) -> None:
-        """Call ``listener`` with every new evaluation, on the evaluator thread (e.g. alerting)."""
+    def add_listener(self, listener: EvaluationListener) -> None:
+        """Call ``listener`` after every evaluation, on the evaluator thread (e.g. alerting)."""
         self._listeners.append(listener)
 
     # --- ingest ---------------------------------------------------------------------------
@@ -191,18 +209,29 @@ class SidecarService:
                     continue
                 columns = window.columns()
                 changes = window.changes
-            summary = reference.evaluate(columns, evaluated_at=now)
+            evaluation, summary = reference.evaluate(columns, evaluated_at=now)
             self.metrics.evaluation_duration.labels(*key).observe(summary.duration_s)
             with self._lock:
                 self._latest[key] = summary
                 self._evaluated[key] = changes
-            for listener in self._listeners:
-                try:
-                    listener(summary)
-                except Exception:  # a listener never stops the evaluation loop
-                    _log.exception("driftline sidecar: evaluation listener failed")
+            self._notify(key, evaluation, now)
             done.append(summary)
+        with self._lock:
+            unreferenced = [
+                key
+                for key, window in self._windows.items()
+                if key not in self._references and window.received
+            ]
+        for key in unreferenced:
+            self._notify(key, None, now)
         return done
+
+    def _notify(self, key: Key, evaluation: Evaluation | None, now: float) -> None:
+        for listener in self._listeners:
+            try:
+                listener(*key, evaluation, has_profile=evaluation is not None, now=now)
+            except Exception:  # a listener never stops the evaluation loop
+                _log.exception("driftline sidecar: evaluation listener failed")
 
     def expire(self) -> None:
         """Drop records older than the window's max_age from every window."""

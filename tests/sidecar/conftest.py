@@ -57,6 +57,7 @@ def write_config(directory: Path, profile: Path, **overrides: Any) -> Path:
         "snapshot_interval": 3600,
         "min_samples": 50,
         "window_size": 1_000,
+        "alerting": {"log": False},
         "models": [
             {
                 "model": MODEL,

@@ -223,3 +223,38 @@ def test_rejected_bodies_are_counted_by_reason(app: FastAPI, client: httpx.Clien
         "driftline_sidecar_records_rejected_total", {"reason": "malformed"}
     )
     assert value == 1.0
+
+
+def test_drift_fires_an_alert_after_two_evaluations(app: FastAPI, client: httpx.Client) -> None:
+    """Drift seen in two evaluations in a row fires DriftlineFeatureDrift (alerting wired in)."""
+    service = service_of(app)
+    for seed in (1, 2):
+        _post(client, records_body(300, seed=seed, shift=12.0))
+        service.evaluate_due()
+    firing = sum(
+        service.metrics.registry.get_sample_value(
+            "driftline_alerts_firing",
+            {"alertname": "DriftlineFeatureDrift", "severity": severity},
+        )
+        or 0.0
+        for severity in ("warning", "critical")
+    )
+    assert firing == 1.0
+
+
+def test_version_without_profile_is_reported_to_listeners(
+    app: FastAPI, client: httpx.Client
+) -> None:
+    """After a round, listeners hear of a version without a profile with has_profile False."""
+    heard: list[tuple[str, str, object, bool]] = []
+
+    def listener(
+        model: str, version: str, evaluation: object, *, has_profile: bool, now: float | None = None
+    ) -> None:
+        heard.append((model, version, evaluation, has_profile))
+
+    service = service_of(app)
+    service.add_listener(listener)
+    _post(client, records_body(3, version="9.9"))
+    service.evaluate_due()
+    assert heard == [(MODEL, "9.9", None, False)]

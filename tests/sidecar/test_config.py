@@ -93,6 +93,8 @@ def test_model_with_profile(tmp_path: Path) -> None:
             "unknown key",
         ),
         ("", {"DRIFTLINE_SIDECAR_PORT": "many"}, "port", "expected a number"),
+        ("alerting:\n  colour: red\n", {}, "alerting.colour", "unknown key"),
+        ("alerting:\n  resend_interval: soon\n", {}, "alerting.resend_interval", ""),
     ],
 )
 def test_config_errors_name_key_and_source(
@@ -108,6 +110,13 @@ def test_config_errors_name_key_and_source(
         caught.value.source,
         reason in str(caught.value),
     )
+
+
+def test_alerting_section_is_read(tmp_path: Path) -> None:
+    """The alerting section becomes the sidecar's AlertingSettings."""
+    path = _write(tmp_path, "alerting:\n  service: churn-api\n  log: false\n")
+    alerting = load_config(path, environ={}).alerting
+    assert (alerting.service, alerting.log) == ("churn-api", False)
 
 
 def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
