@@ -213,6 +213,7 @@ def _score_numeric(fitted: FittedColumn, raw: npt.NDArray[Any] | None) -> _Score
     status = _status(fitted, raw, n, n_reference)
     if status != "tested":
         return _Scored(status, n, n_reference, quality, reference_hist, window_hist)
+    shared = _numeric.NumericWindow(values)
     return _Scored(
         status,
         n,
@@ -220,8 +221,8 @@ def _score_numeric(fitted: FittedColumn, raw: npt.NDArray[Any] | None) -> _Score
         quality,
         reference_hist,
         window_hist,
-        test=fitted.test.score(fitted.test_state, values),
-        effect=fitted.effect.score(fitted.effect_state, values),
+        test=fitted.test.score(fitted.test_state, shared),
+        effect=fitted.effect.score(fitted.effect_state, shared),
     )
 
 

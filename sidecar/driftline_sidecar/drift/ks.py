@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-from ._numeric import NumericReference, fit_numeric, require_values, sorted_finite
-from ._types import FloatArray, Method, MethodResult
+from ._numeric import NumericReference, NumericWindow, fit_numeric, prepare, require_values
+from ._types import FloatArray, IntArray, Method, MethodResult
 
 __all__ = ["METHOD", "ks_p_value", "ks_statistic", "score"]
 
@@ -27,14 +27,21 @@ EXACT_LIMIT = 8.0
 """Above this ``n·D²`` the p-value is the Kolmogorov limit (see the module docstring)."""
 
 
-def ks_statistic(reference: FloatArray, window: FloatArray) -> float:
-    """Return the two-sided KS statistic of two sorted, non-empty samples."""
+def ks_statistic(reference: FloatArray, window: FloatArray, ranks: IntArray | None = None) -> float:
+    """Return the two-sided KS statistic of two sorted, non-empty samples.
+
+    ``ranks`` (optional) is ``searchsorted(reference, window, "right")``, when already known.
+    """
     n1, n2 = reference.size, window.size
+    if ranks is None:
+        ranks = np.searchsorted(reference, window, side="right")
     ends = np.flatnonzero(np.diff(window))
-    starts = np.concatenate(([0], ends + 1))
-    ends = np.append(ends, n2 - 1)
-    distinct = window[ends]
-    right = np.searchsorted(reference, distinct, side="right")
+    if ends.size == n2 - 1:  # no ties in the window: every value is its own step
+        starts, ends, distinct, right = np.arange(n2), np.arange(n2), window, ranks
+    else:
+        starts = np.concatenate(([0], ends + 1))
+        ends = np.append(ends, n2 - 1)
+        distinct, right = window[ends], ranks[ends]
     left = right.copy()
     tied = right > 0
     tied[tied] = reference[right[tied] - 1] == distinct[tied]
@@ -48,11 +55,12 @@ def ks_statistic(reference: FloatArray, window: FloatArray) -> float:
     return max(max_s, min(-min_s, 1.0))
 
 
-def score(reference: NumericReference, window: FloatArray) -> MethodResult:
+def score(reference: NumericReference, window: FloatArray | NumericWindow) -> MethodResult:
     """Return the KS statistic and asymptotic p-value of ``window``'s finite values."""
-    values = sorted_finite(window)
-    require_values(reference, values, "ks")
-    d = ks_statistic(reference.sample, values)
+    prepared = prepare(window)
+    require_values(reference, prepared, "ks")
+    values = prepared.values
+    d = ks_statistic(reference.sample, values, prepared.ranks_in(reference.sample))
     return MethodResult(statistic=d, p_value=ks_p_value(d, reference.sample.size, values.size))
 
 

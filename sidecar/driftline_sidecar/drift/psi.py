@@ -22,8 +22,8 @@ from ._numeric import (
     NumericReference,
     fit_numeric,
     histogram,
+    prepare,
     require_values,
-    sorted_finite,
     window_bins,
 )
 from ._types import FloatArray, Histogram, Method, MethodResult
@@ -48,9 +48,9 @@ def fit(column: ColumnProfile) -> PsiState:
 def score(reference: PsiState, window: Any) -> MethodResult:
     """Return the PSI of the window against the reference, with both histograms."""
     if isinstance(reference, NumericReference):
-        values = sorted_finite(window)
-        require_values(reference, values, "psi")
-        shares = window_bins(reference, values)
+        prepared = prepare(window)
+        require_values(reference, prepared, "psi")
+        shares = window_bins(reference, prepared.values)
         return MethodResult(
             statistic=psi(reference.proportions, shares),
             reference_hist=histogram(reference, reference.proportions),
