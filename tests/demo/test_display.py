@@ -47,6 +47,12 @@ def test_an_alert_shows_severity_summary_runbook_and_dashboard() -> None:
     ]
 
 
+def test_a_resolved_alert_is_one_line() -> None:
+    """A resolved alert shows its headline only."""
+    alert = ReceivedAlert("resolved", "DriftlineFeatureDrift", "warning", "s", "r", "d")
+    assert format_alert(alert) == ["ALERT RESOLVED [warning] DriftlineFeatureDrift"]
+
+
 def test_the_drift_table_aligns_columns_and_formats_numbers() -> None:
     """Effect sizes get three decimals, tiny p-values scientific notation, missing values a dash."""
     rows = [

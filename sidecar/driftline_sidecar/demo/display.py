@@ -61,14 +61,17 @@ def format_progress(day: str, sent: int, window: int | None, drifted: Sequence[s
 
 
 def format_alert(alert: ReceivedAlert) -> list[str]:
-    """Return an alert as a pager shows it: status, severity, name and scope, then its links."""
+    """Return an alert as a pager shows it: headline, then summary and links while it fires."""
     scope = " ".join(
         f"{key}={alert.labels[key]}"
         for key in ("model", "version", "feature")
         if key in alert.labels
     )
+    headline = f"ALERT {alert.status.upper()} [{alert.severity or '-'}] {alert.name} {scope}"
+    if alert.status == "resolved":
+        return [headline.rstrip()]
     return [
-        f"ALERT {alert.status.upper()} [{alert.severity or '-'}] {alert.name} {scope}".rstrip(),
+        headline.rstrip(),
         f"    summary:   {alert.summary or '-'}",
         f"    runbook:   {alert.runbook_url or '-'}",
         f"    dashboard: {alert.dashboard_url or '-'}",

@@ -76,22 +76,12 @@ def _sidecar_settings(
         "alerting": {
             "webhook_urls": [webhook],
             "alertmanager_urls": [] if alertmanager is None else [alertmanager],
-            "pending_evaluations": 2,
+            "pending_evaluations": 8,
             "resend_interval": 3600.0,
             "log": False,
             "external_url": f"http://127.0.0.1:{port}",
         },
     }
-
-
-def _reads_alerting(config: Path) -> bool:
-    from driftline_sidecar.config import ConfigError, load_config
-
-    try:
-        load_config(config, environ={})
-    except ConfigError as exc:
-        return exc.key != "alerting"
-    return True
 
 
 def run(
@@ -126,10 +116,6 @@ def run(
         port, workdir, profile, pace, receiver.url, options.alertmanager_url
     )
     config = write_config(workdir / "sidecar.yaml", settings)
-    alerting = _reads_alerting(config)
-    if not alerting:
-        display.line("alerting   this sidecar reads no alerting section: no alerts will be shown")
-        config = write_config(config, {k: v for k, v in settings.items() if k != "alerting"})
     sidecar = start_sidecar(config, url, workdir / "sidecar.log", ["--log-level", "warning"])
     stack.callback(sidecar.stop)
     report.update(sidecar_pid=sidecar.pid, sidecar_url=url)
@@ -161,8 +147,7 @@ def run(
     flushed_at = time.time()
     driftline.flush(30.0)
     final = progress.wait_for_evaluation(after=flushed_at, timeout=15.0)
-    if alerting:
-        progress.wait_for_alerts(timeout=10.0)
+    progress.wait_for_alerts(timeout=10.0)
     window = split.replay.iloc[:: pace.stride].tail(pace.window_size)
     summary.show(
         display,
