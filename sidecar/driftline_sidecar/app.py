@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from driftline_sidecar import ingest
@@ -165,7 +166,10 @@ async def _ingest(request: Request, config: SidecarConfig, service: SidecarServi
     if not service.ready:
         return _error(503, "service", "the sidecar is starting or stopping; retry")
     raw = await _read_body(request, config.max_body_bytes)
-    payload = ingest.decompress(raw, encoding, config.max_body_bytes)
+    payload = raw
+    if encoding == "gzip":
+        # zlib releases the GIL: inflating on a worker thread lets the loop serve other requests.
+        payload = await run_in_threadpool(ingest.decompress, raw, encoding, config.max_body_bytes)
     try:
         body = ingest.decode(payload, config.limits, service.kind)
     except ingest.IngestError:

@@ -8,7 +8,7 @@ of columns by ``max_columns`` (or by the reference profile's columns).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,21 +98,24 @@ class Window:
                     continue
                 self._rings[name] = _Ring(column.kind, self.capacity)
         keep = min(n, self.capacity)
-        positions = self._positions(keep)
-        self._timestamps[positions] = timestamps[n - keep :]
+        put = self._writer(keep)
+        put(self._timestamps, timestamps[n - keep :])
         for name, ring in self._rings.items():
             given = columns.get(name)
             if given is None:
-                ring.values[positions] = ring.missing()
+                ring.values[self._slots(keep)] = ring.missing()
                 if ring.mismatch is not None:
-                    ring.mismatch[positions] = False
+                    ring.mismatch[self._slots(keep)] = False
                 continue
             values, mismatch = _coerce(given, ring.kind)
-            ring.values[positions] = values[n - keep :]
+            put(ring.values, values[n - keep :])
             if mismatch is not None and ring.mismatch is None:
                 ring.mismatch = np.zeros(self.capacity, dtype=np.bool_)
             if ring.mismatch is not None:
-                ring.mismatch[positions] = False if mismatch is None else mismatch[n - keep :]
+                if mismatch is None:
+                    ring.mismatch[self._slots(keep)] = False
+                else:
+                    put(ring.mismatch, mismatch[n - keep :])
         self._end = (self._end + keep) % self.capacity
         self._size = min(self._size + keep, self.capacity)
         self.received += n
@@ -170,8 +173,20 @@ class Window:
         self.append(state.timestamps, columns)
         self.received = state.received
 
-    def _positions(self, n: int) -> npt.NDArray[np.intp]:
+    def _slots(self, n: int) -> npt.NDArray[np.intp]:
         return (self._end + np.arange(n)) % self.capacity
+
+    def _writer(self, n: int) -> Callable[[npt.NDArray[Any], npt.NDArray[Any]], None]:
+        """A function writing ``n`` values at the ring's end: one or two slice copies."""
+        start = self._end
+        first = min(n, self.capacity - start)
+
+        def put(ring: npt.NDArray[Any], values: npt.NDArray[Any]) -> None:
+            ring[start : start + first] = values[:first]
+            if first < n:
+                ring[: n - first] = values[first:]
+
+        return put
 
     def _order(self) -> npt.NDArray[np.intp]:
         start = (self._end - self._size) % self.capacity

@@ -106,3 +106,16 @@ def test_restore_reproduces_the_state() -> None:
         copy.received,
         window.columns()["p"].values.tolist(),
     )
+
+
+def test_window_matches_the_tail_of_everything_appended() -> None:
+    """After many batches of random sizes the window equals the last `capacity` records sent."""
+    rng = np.random.default_rng(3)
+    window = Window(37)
+    sent: list[float] = []
+    for _ in range(200):
+        n = int(rng.integers(0, 60))
+        values = rng.normal(size=n)
+        sent.extend(values.tolist())
+        window.append(np.arange(n, dtype=np.float64), {"x": Column("numeric", values)})
+    assert window.columns()["x"].values.tolist() == sent[-37:]
