@@ -8,6 +8,7 @@ Benjamini-Hochberg and applies the decision rule of `decision.decide`.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -137,7 +138,7 @@ def evaluate(
 def _refit(fitted: FittedColumn, settings: DriftSettings) -> FittedColumn:
     resolved = settings.for_column(fitted.column.name, fitted.column.kind)
     if (resolved.test, resolved.effect) == (fitted.test.name, fitted.effect.name):
-        return FittedColumn(**{**fitted.__dict__, "settings": resolved})
+        return dataclasses.replace(fitted, settings=resolved)
     return _fit_column(fitted.column, settings)
 
 
