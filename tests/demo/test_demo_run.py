@@ -20,6 +20,7 @@ from driftline_sidecar.demo.data import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from driftline_sidecar.demo.run import EXIT_INTERRUPTED
 from driftline_sidecar.demo.shift import expected_drift
 
+from tests.support.alertmanager import Alertmanager
 from tests.support.procs import assert_no_process, pid_alive, stop_pid
 
 pytestmark = pytest.mark.integration
@@ -166,3 +167,20 @@ def test_ctrl_c_stops_the_demo_and_its_sidecar(
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == EXIT_INTERRUPTED, "".join(seen)
     assert_no_process(sidecar_pid, timeout=5.0)
+
+
+def test_alerts_reach_a_real_alertmanager_given_on_the_command_line(tmp_path: Path) -> None:
+    """With --alertmanager-url the drift alerts are also stored by that Alertmanager."""
+    with Alertmanager() as alertmanager:
+        result = subprocess.run(
+            [*_DEMO, "--fast", "--alertmanager-url", alertmanager.url],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+        stored = alertmanager.alerts(filters=['model="flights-delay"', 'feature="temp"'])
+    assert [a["labels"]["alertname"] for a in stored] == ["DriftlineFeatureDrift"]
+    assert stored[0]["annotations"]["runbook_url"].endswith("/DriftlineFeatureDrift.md")
