@@ -347,7 +347,10 @@ def save_profile(profile: ReferenceProfile, path: str | Path) -> None:
 def load_profile(path: str | Path) -> ReferenceProfile:
     """Return the profile saved at ``path``; raise `ProfileError` naming the path and the reason."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ProfileError(path, "not a driftline profile: a single .npy array, not an .npz")
+        with loaded as archive:
             contents = {name: archive[name] for name in archive.files}
     except FileNotFoundError as exc:
         raise ProfileError(path, "no such file") from exc

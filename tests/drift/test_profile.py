@@ -154,6 +154,14 @@ def test_corrupt_file_is_refused(tmp_path: Path) -> None:
         load_profile(path)
 
 
+def test_single_npy_array_is_refused(tmp_path: Path) -> None:
+    """A plain .npy file is not a profile."""
+    path = tmp_path / "array.npy"
+    np.save(path, np.arange(3.0))
+    with pytest.raises(ProfileError, match=r"array\.npy.*not an \.npz"):
+        load_profile(path)
+
+
 def test_tampered_content_is_refused(tmp_path: Path) -> None:
     """Metadata edited after saving no longer matches the profile id."""
     profile = build_profile({"x": np.arange(10.0)}, model="m", version="1")
