@@ -34,6 +34,10 @@ test: $(STAMP) debs lint
 test-fast: $(STAMP) debs
 	$(PY) -m pytest -x -q
 
+# The main job: train on real 2013 flight data, replay the year, watch drift get caught and paged.
+demo: $(STAMP)
+	$(VENV)/bin/driftline demo
+
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
