@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from driftline_sidecar.profile import ColumnProfile, ReferenceProfile, category_label
 
-from . import _categorical, _numeric
+from . import _categorical, _numeric, psi
 from ._types import FloatArray, Histogram, Method, MethodResult
 from .decision import Severity, benjamini_hochberg, decide
 from .registry import get_method
@@ -78,11 +78,19 @@ def _fit_column(column: ColumnProfile, settings: DriftSettings) -> FittedColumn:
         column=column,
         settings=resolved,
         test=test,
-        test_state=test.fit(column),
+        test_state=_fit(test, column, reference),
         effect=effect,
-        effect_state=effect.fit(column),
+        effect_state=_fit(effect, column, reference),
         reference=reference,
     )
+
+
+# Methods whose state is exactly the shared reference state: fitted once per column.
+_SHARED_FITS = frozenset({_numeric.fit_numeric, _categorical.fit_categorical, psi.fit})
+
+
+def _fit(method: Method[Any], column: ColumnProfile, reference: Any) -> Any:
+    return reference if method.fit in _SHARED_FITS else method.fit(column)
 
 
 @dataclass(frozen=True)
