@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from driftline_sidecar.drift import DriftSettings, Severity, evaluate, fit_profile
+from driftline_sidecar.drift import ColumnSettings, DriftSettings, Severity, evaluate, fit_profile
 from driftline_sidecar.profile import ReferenceProfile, build_profile
 from scipy import stats
 
@@ -183,3 +183,28 @@ def test_power_grows_with_the_shift(shift: float) -> None:
         window["x0"] = window["x0"] + shift
         hits += evaluate(fitted, window, evaluated_at=1.0).column("x0").drifted
     assert hits == 20
+
+
+def test_column_without_reference_values_is_not_tested() -> None:
+    """A column that was all missing in the reference has status no_reference."""
+    profile = build_profile({"x": np.full(100, np.nan)}, model="m", version="1")
+    window = {"x": np.arange(300.0)}
+    assert evaluate(fit_profile(profile), window, evaluated_at=1.0).column("x").status == (
+        "no_reference"
+    )
+
+
+def test_disabled_column_is_reported_but_not_tested() -> None:
+    """A column turned off in the settings has status disabled and no p-value."""
+    rng = np.random.default_rng(20)
+    settings = DriftSettings(columns={"x0": ColumnSettings(enabled=False)})
+    result = evaluate(fit_profile(_profile(rng), settings), _window(rng), evaluated_at=1.0)
+    assert (result.column("x0").status, result.column("x0").p_value) == ("disabled", None)
+
+
+def test_numeric_object_column_with_none_counts_missing() -> None:
+    """None in an object-dtype numeric window column counts as missing."""
+    profile = build_profile({"x": np.linspace(0.0, 1.0, 500)}, model="m", version="1")
+    window = {"x": np.array([0.5, None, 0.25, None], dtype=object)}
+    result = evaluate(fit_profile(profile, DriftSettings(min_samples=1)), window, evaluated_at=1.0)
+    assert (result.column("x").quality["missing"], result.column("x").n_window) == (0.5, 2)
