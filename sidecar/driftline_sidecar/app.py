@@ -248,18 +248,21 @@ class _CountRequests:
             await self.app(scope, receive, send)
             return
         endpoint = _endpoint(str(scope.get("path", "")))
-        status = 500
+        counted = False
 
         async def counting_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
+            nonlocal counted
+            if message["type"] == "http.response.start" and not counted:
+                # Counted before the answer leaves, so a client that reads it sees it counted.
+                counted = True
+                self.metrics.requests.labels(endpoint, str(message["status"])).inc()
             await send(message)
 
         try:
             await self.app(scope, receive, counting_send)
         finally:
-            self.metrics.requests.labels(endpoint, str(status)).inc()
+            if not counted:
+                self.metrics.requests.labels(endpoint, "500").inc()
 
 
 def _endpoint(path: str) -> str:
