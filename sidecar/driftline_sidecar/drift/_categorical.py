@@ -106,11 +106,6 @@ def align(reference: CategoricalReference, window: Tally) -> Aligned:
     )
 
 
-def unseen_count(reference: CategoricalReference, window: Tally) -> int:
-    """Return how many window labels are not among the reference's stored categories."""
-    return sum(c for label, c in window.counts.items() if label not in reference.index)
-
-
 def proportions(counts: IntArray) -> FloatArray:
     """Return counts as proportions (zeros for an empty table)."""
     total = counts.sum()
