@@ -108,6 +108,10 @@ def create_app(
         except ingest.IngestError as exc:
             metrics.records_rejected.labels(_BODY_REASONS.get(exc.status, "malformed")).inc()
             return JSONResponse(exc.to_dict(), status_code=exc.status)
+        except Exception as exc:  # a last resort: bad input never gets a 500
+            _log.exception("driftline sidecar: unexpected error while ingesting a body")
+            metrics.records_rejected.labels("malformed").inc()
+            return _error(400, "body", f"could not process the body: {type(exc).__name__}")
 
     @app.get("/v1/models", summary="Every model version the sidecar knows.")
     async def get_models() -> dict[str, Any]:
@@ -170,13 +174,7 @@ async def _ingest(request: Request, config: SidecarConfig, service: SidecarServi
     if encoding == "gzip":
         # zlib releases the GIL: inflating on a worker thread lets the loop serve other requests.
         payload = await run_in_threadpool(ingest.decompress, raw, encoding, config.max_body_bytes)
-    try:
-        body = ingest.decode(payload, config.limits, service.kind)
-    except ingest.IngestError:
-        raise
-    except Exception as exc:  # a last resort: the decoder validates, but never answer 500
-        _log.exception("driftline sidecar: unexpected decoder error")
-        raise ingest.IngestError(400, "body", f"could not decode: {type(exc).__name__}") from None
+    body = ingest.decode(payload, config.limits, service.kind)
     accepted = 0
     errors = list(body.errors)
     for batch, index in zip(body.batches, _valid_indexes(body), strict=True):

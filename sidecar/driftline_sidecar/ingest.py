@@ -178,7 +178,7 @@ def _batch(index: int, raw: Any, limits: Limits, kinds: KindLookup) -> DecodedBa
     model = _name(raw, "model", path, limits)
     version = _name(raw, "version", path, limits)
     role = raw.get("role", "champion")
-    if role not in _ROLES:
+    if type(role) is not str or role not in _ROLES:
         raise IngestError(400, f"{path}.role", "expected 'champion' or 'challenger'")
     ids = raw.get("ids")
     if type(ids) is not list:
