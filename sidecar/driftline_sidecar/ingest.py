@@ -17,6 +17,7 @@ import numpy.typing as npt
 import orjson
 
 from driftline_sidecar.config import Limits
+from driftline_sidecar.profile import category_label
 
 __all__ = [
     "BatchError",
@@ -354,15 +355,10 @@ def _categorical(values: list[Any], field: str) -> Column:
     return Column("categorical", array)
 
 
-def _category(value: Any, field: str, index: int) -> str:
-    kind = type(value)
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int:
-        return str(value)
-    if kind is float:
-        # The labels profile.category_label stores: 3.0 is the category "3".
-        return str(int(value)) if value.is_integer() else str(value)
+def _category(value: Any, field: str, index: int) -> str | None:
+    if type(value) in (bool, int, float):
+        # The labels a profile stores: 3.0 is the category "3", true is "true".
+        return category_label(value)
     raise IngestError(
         400, f"{field}[{index}]", f"expected a string, number or null, got {_json_type(value)}"
     )

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from driftline_sidecar.ingest import Column, Kind
+from driftline_sidecar.profile import category_label
 
 __all__ = ["Window", "WindowColumn", "WindowState"]
 
@@ -201,7 +202,7 @@ def _coerce(
         return column.values, column.type_mismatch
     if kind == "categorical":
         values = np.empty(len(column.values), dtype=object)
-        values[:] = [None if np.isnan(value) else repr(float(value)) for value in column.values]
+        values[:] = [category_label(value) for value in column.values.tolist()]
         return values, None
     numbers = np.full(len(column.values), np.nan)
     mismatch = np.zeros(len(column.values), dtype=np.bool_)

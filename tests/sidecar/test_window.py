@@ -119,3 +119,11 @@ def test_window_matches_the_tail_of_everything_appended() -> None:
         sent.extend(values.tolist())
         window.append(np.arange(n, dtype=np.float64), {"x": Column("numeric", values)})
     assert window.columns()["x"].values.tolist() == sent[-37:]
+
+
+def test_numbers_in_a_categorical_window_column_become_labels() -> None:
+    """Without a profile, numbers arriving in a column first seen as categorical become labels."""
+    window = Window(4)
+    window.append(_times(1), {"zip": _labels("a")})
+    window.append(_times(2, 3), {"zip": _numbers(3.0, np.nan)})
+    assert window.columns()["zip"].values.tolist() == ["a", "3", None]
