@@ -131,7 +131,10 @@ def load_config(
     for key, spec in _SCALARS.items():
         env_name = ENV_PREFIX + key.upper()
         if env_name in env:
-            scalars[key] = _scalar(key, _from_env(env[env_name]), f"${env_name}", *spec)
+            raw_value = env[env_name]
+            # Text keys take the variable as written (YAML would read "on" as true).
+            value = (raw_value or None) if spec[0] is str else _from_env(raw_value)
+            scalars[key] = _scalar(key, value, f"${env_name}", *spec)
     limits = _limits(values.get("limits", {}), source, env)
     models = _models(values.get("models", []), source, base)
     try:

@@ -32,6 +32,11 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     assert load_config(path, environ={"DRIFTLINE_SIDECAR_PORT": "9100"}).port == 9100
 
 
+def test_environment_text_is_taken_as_written() -> None:
+    """DRIFTLINE_SIDECAR_TOKEN=on is the token "on", not a YAML boolean."""
+    assert load_config(None, environ={"DRIFTLINE_SIDECAR_TOKEN": "on"}).token == "on"
+
+
 def test_environment_sets_limits() -> None:
     """DRIFTLINE_SIDECAR_LIMITS_MAX_RECORDS sets limits.max_records."""
     config = load_config(None, environ={"DRIFTLINE_SIDECAR_LIMITS_MAX_RECORDS": "7"})
