@@ -164,6 +164,7 @@ def main() -> int:
         try:
             _wait_ready(f"http://127.0.0.1:{port}/readyz", proc)
             rss_start = _peak_rss_mib(proc.pid)
+            load_start = os.getloadavg()[0]
             counter = [0]
             per_thread = total // BATCH // THREADS
             senders = [_Sender(port, bodies, per_thread, counter) for _ in range(THREADS)]
@@ -179,6 +180,7 @@ def main() -> int:
                     elapsed_checkpoint = time.perf_counter() - started
             elapsed = time.perf_counter() - started
             rss_end = _peak_rss_mib(proc.pid)
+            load_end = os.getloadavg()[0]
             errors = sum(sender.errors for sender in senders)
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -197,6 +199,7 @@ def main() -> int:
         [f"sidecar peak RSS after {min(CHECKPOINT, total):,} records", f"{rss_checkpoint:.1f} MiB"],
         [f"sidecar peak RSS after {total:,} records", f"{rss_end:.1f} MiB"],
         ["peak RSS growth after the first million", f"{growth:+.1f} %"],
+        ["machine load average (1 min) at start, at end", f"{load_start:.2f}, {load_end:.2f}"],
     ]
     notes = (
         f"One `driftline sidecar` process (uvicorn, one worker), window_size 10,000, "
@@ -204,7 +207,8 @@ def main() -> int:
         f"({THREADS} client threads, keep-alive connections, {BODIES} pre-encoded gzip bodies of "
         f"{NUMERIC} numeric + {CATEGORICAL} categorical features and one prediction). "
         f"Targets: at least 100,000 records/s; peak RSS after 10 million within 10 % of that "
-        f"after 1 million. Peak RSS is VmHWM from /proc."
+        f"after 1 million. Peak RSS is VmHWM from /proc. The machine is shared: the load "
+        f"average row shows how busy it was (2 cores)."
     )
     print("| measure | value |\n| --- | --- |")
     for name, value in rows:
