@@ -9,10 +9,11 @@ so ``driftline --help`` stays fast and importing this module needs none of them.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-__all__ = ["COMMANDS", "EXIT_USAGE", "build_parser", "main", "register"]
+__all__ = ["COMMANDS", "EXIT_USAGE", "PLUGINS", "build_parser", "main", "register"]
 
 EXIT_USAGE = 2
 """Exit code for a bad configuration or command line (as argparse uses)."""
@@ -20,6 +21,8 @@ EXIT_USAGE = 2
 Handler = Callable[[argparse.Namespace], int]
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 COMMANDS: dict[str, Registrar] = {}
+PLUGINS = ("driftline_sidecar.demo.command",)
+"""Modules that register subcommands when imported; each must import nothing heavy at the top."""
 
 
 def register(name: str) -> Callable[[Registrar], Registrar]:
@@ -33,7 +36,13 @@ def register(name: str) -> Callable[[Registrar], Registrar]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the parser with every registered subcommand."""
+    """Return the parser with every registered subcommand (the `PLUGINS` imported first)."""
+    for module in PLUGINS:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # a plugin that exists but fails to import is a real error
+                raise
     parser = argparse.ArgumentParser(
         prog="driftline", description="driftline: model observability and drift detection."
     )

@@ -91,15 +91,23 @@ def test_bad_config_prints_no_traceback(tmp_path: Path) -> None:
 
 
 def test_cli_imports_without_scipy_or_fastapi() -> None:
-    """Importing the CLI module loads neither scipy nor FastAPI."""
+    """Importing the CLI and building its parser loads neither scipy nor FastAPI."""
     code = (
-        "import sys, driftline_sidecar.cli; "
+        "import sys, driftline_sidecar.cli as cli; cli.build_parser(); "
         "print(sorted(m for m in ('scipy', 'fastapi', 'uvicorn') if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_cli_has_the_sidecar_and_reference_commands() -> None:
+    """The parser offers the sidecar and reference subcommands (and any registered plugin)."""
+    from driftline_sidecar.cli import COMMANDS, build_parser
+
+    build_parser()
+    assert {"sidecar", "reference"} <= set(COMMANDS)
 
 
 def test_reference_build_writes_a_profile(tmp_path: Path) -> None:
