@@ -19,12 +19,14 @@ from ._context import (
 from ._exceptions import ConfigurationError, DriftlineError
 from ._exposition import MetricsServer, make_asgi_app, make_wsgi_app, start_metrics_server
 from ._monitor import monitor
+from ._shadow import Shadow
 
 __all__ = [
     "ConfigurationError",
     "DriftlineError",
     "MetricsServer",
     "Settings",
+    "Shadow",
     "configure",
     "current_prediction_id",
     "current_prediction_ids",

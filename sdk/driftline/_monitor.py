@@ -28,6 +28,8 @@ from ._extract import (
 from ._ids import new_id, new_ids
 from ._logging import EVENT, warn_rate_limited
 from ._metrics import ModelStats, sanitise_label_name
+from ._shadow import Shadow, ShadowJob, ShadowRunner
+from ._shadow_metrics import ShadowStats, shadow_metrics_for
 from ._tracing import TracerSource, flatten_attributes
 
 __all__ = ["monitor"]
@@ -65,6 +67,7 @@ class _Spec:
     info: tuple[tuple[str, str], ...]
     feature_index: int
     feature_param: str | None
+    shadow: Shadow | None = None
 
 
 class _Bound:
@@ -79,6 +82,9 @@ class _Bound:
         "record_features",
         "runtime",
         "service",
+        "shadow",
+        "shadow_rate",
+        "shadow_stats",
         "span_attrs",
         "span_name",
         "spec",
@@ -86,7 +92,9 @@ class _Bound:
         "tracer",
     )
 
-    def __init__(self, spec: _Spec, runtime: _runtime.Runtime) -> None:
+    def __init__(
+        self, spec: _Spec, runtime: _runtime.Runtime, shadow: ShadowRunner | None = None
+    ) -> None:
         settings = runtime.settings
         self.spec = spec
         self.runtime = runtime
@@ -116,6 +124,13 @@ class _Bound:
         self.log_rate = settings.log_sample_rate
         self.capture = runtime.capture
         self.capture_rate = settings.capture_sample_rate
+        self.shadow = shadow
+        self.shadow_rate = shadow.shadow.sample_rate if shadow is not None else 0.0
+        self.shadow_stats: ShadowStats | None = None
+        if shadow is not None:
+            self.shadow_stats = shadow_metrics_for(runtime.registry).stats(
+                spec.model, spec.version, shadow.shadow.version
+            )
 
     # -- the start of a call -------------------------------------------------------------
 
@@ -301,6 +316,7 @@ class _Bound:
                 self._log(
                     "success" if ok else "error", prediction_id, duration, trace_id, span_id, exc
                 )
+            timestamp = _time() - duration
             if capturing:
                 try:
                     capture.submit_row(  # type: ignore[union-attr]
@@ -308,13 +324,53 @@ class _Bound:
                         self.spec.version,
                         self.spec.role,
                         prediction_id,
-                        _time() - duration,
+                        timestamp,
                         trace_id,
                         features,  # type: ignore[arg-type]
                         prediction,  # type: ignore[arg-type]
                     )
                 except Exception:
                     self._telemetry_error("capture")
+            if ok and self.shadow is not None:
+                self._shadow(
+                    args,
+                    kwargs,
+                    prediction_id,
+                    timestamp,
+                    trace_id,
+                    features if capturing else None,
+                )
+        except Exception:
+            self._telemetry_error("metric")
+
+    def _shadow(
+        self,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        ids: str | tuple[str, ...],
+        timestamp: float,
+        trace_id: str | None,
+        features: Mapping[str, Any] | None,
+    ) -> None:
+        """Hand a sampled successful call to the challenger's executor; O(1), never raises."""
+        rate = self.shadow_rate
+        if rate < 1.0 and not random() < rate:
+            return
+        try:
+            self.shadow.submit(  # type: ignore[union-attr]
+                ShadowJob(
+                    args,
+                    kwargs,
+                    ids,
+                    timestamp,
+                    trace_id,
+                    features,
+                    self.spec.model,
+                    self.capture,
+                    self.shadow_stats,  # type: ignore[arg-type]
+                    self.spec.prediction,
+                )
+            )
         except Exception:
             self._telemetry_error("metric")
 
@@ -327,8 +383,10 @@ class _Bound:
         span: Span | None,
         token: object,
         start: float,
+        args: tuple[Any, ...] = (),
+        kwargs: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record a finished batch call; never raises."""
+        """Record a finished batch call (``args``/``kwargs``: for the challenger); never raises."""
         duration = _perf_counter() - start
         try:
             ok = exc is None
@@ -362,6 +420,8 @@ class _Bound:
                     "success" if ok else "error", first, duration, trace_id, span_id, exc, rows
                 )
             capture = self.capture
+            timestamp = _time() - duration
+            features: dict[str, Any] | None = None
             if (
                 columns is not None
                 and rows
@@ -372,20 +432,29 @@ class _Bound:
                     features = batch_feature_columns(batch, self.spec.feature_names)
                 except Exception as error:
                     self._extraction_failed("batch features", error, rows)
-                    return
-                try:
-                    capture.submit_columns(
-                        self.spec.model,
-                        self.spec.version,
-                        self.spec.role,
-                        prediction_ids,
-                        _time() - duration,
-                        trace_id,
-                        features,
-                        columns,
-                    )
-                except Exception:
-                    self._telemetry_error("capture")
+                if features is not None:
+                    try:
+                        capture.submit_columns(
+                            self.spec.model,
+                            self.spec.version,
+                            self.spec.role,
+                            prediction_ids,
+                            timestamp,
+                            trace_id,
+                            features,
+                            columns,
+                        )
+                    except Exception:
+                        self._telemetry_error("capture")
+            if ok and rows and self.shadow is not None:
+                self._shadow(
+                    args,
+                    kwargs if kwargs is not None else {},
+                    tuple(prediction_ids),
+                    timestamp,
+                    trace_id,
+                    features,
+                )
         except Exception:
             self._telemetry_error("metric")
 
@@ -393,11 +462,12 @@ class _Bound:
 class _Monitor:
     """One decorated function's link to the runtime: rebinds when configure() installs a new one."""
 
-    __slots__ = ("_bound", "spec")
+    __slots__ = ("_bound", "shadow", "spec")
 
     def __init__(self, spec: _Spec) -> None:
         self.spec = spec
         self._bound: _Bound | None = None
+        self.shadow = ShadowRunner(spec.shadow) if spec.shadow is not None else None
 
     def bound(self) -> _Bound | None:
         """Return the binding to the current runtime, or None when even that failed."""
@@ -406,7 +476,7 @@ class _Monitor:
         if runtime is not None and bound is not None and bound.runtime is runtime:
             return bound
         try:
-            bound = self._bound = _Bound(self.spec, _runtime.current())
+            bound = self._bound = _Bound(self.spec, _runtime.current(), self.shadow)
         except Exception:
             warn_rate_limited("bind", "driftline: cannot set up telemetry", exc_info=True)
             return None
@@ -450,7 +520,7 @@ def _wrap(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
                     raise
                 CURRENT.reset(current)
                 LAST.set(ids)
-                bound.finish_batch(result, None, batch, ids, span, token, start)
+                bound.finish_batch(result, None, batch, ids, span, token, start, args, kwargs)
                 return result
 
             return async_batch
@@ -472,7 +542,7 @@ def _wrap(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
                 raise
             CURRENT.reset(current)
             LAST.set(ids)
-            bound.finish_batch(result, None, batch, ids, span, token, start)
+            bound.finish_batch(result, None, batch, ids, span, token, start, args, kwargs)
             return result
 
         return sync_batch
@@ -552,6 +622,7 @@ def monitor(
     feature_names: Sequence[str] | None = None,
     info: Mapping[str, object] | None = None,
     role: str = "champion",
+    shadow: Shadow | None = None,
 ) -> _Decorator:
     """Return a decorator that traces, measures, logs and captures every call of a model function.
 
@@ -559,7 +630,9 @@ def monitor(
     decorator order) and, with ``batch=True``, functions taking a batch of rows.
     ``features`` (called with the call's arguments) and ``prediction`` (called
     with its result) override the default extraction. ``info`` becomes labels
-    of ``driftline_model_info``. Raises ConfigurationError for bad arguments.
+    of ``driftline_model_info``. ``shadow`` runs a challenger on a sample of
+    calls in the background (docs/versions.md). Raises ConfigurationError for
+    bad arguments.
     """
     _check_name("model", model)
     _check_name("version", version)
@@ -569,6 +642,11 @@ def monitor(
         raise ConfigurationError("features", "must be callable")
     if prediction is not None and not callable(prediction):
         raise ConfigurationError("prediction", "must be callable")
+    if shadow is not None:
+        if not isinstance(shadow, Shadow):
+            raise ConfigurationError("shadow", f"must be a driftline.Shadow, got {shadow!r}")
+        if shadow.version == version:
+            raise ConfigurationError("shadow", "the challenger's version must differ")
     names: tuple[str, ...] | None = None
     if feature_names is not None:
         names = tuple(feature_names)
@@ -604,6 +682,7 @@ def monitor(
             info=tuple(labels.items()),
             feature_index=index,
             feature_param=param,
+            shadow=shadow,
         )
 
     return decorate

@@ -5,12 +5,14 @@ from __future__ import annotations
 import atexit
 import itertools
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from . import _shadow
 from ._config import Settings, resolve_settings
 from ._exceptions import ConfigurationError
 from ._logging import Processor, build_logger, diagnostics
@@ -79,12 +81,17 @@ class Runtime:
     generation: int = field(default_factory=lambda: next(_generations))
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Flush captured records and spans driftline owns; True when both finished in time."""
+        """Wait for shadow calls, then flush captured records and spans driftline owns.
+
+        True when all of it finished within ``timeout`` seconds.
+        """
         wait = self.settings.capture_exit_timeout if timeout is None else timeout
-        ok = True
+        deadline = time.monotonic() + max(0.0, wait)
         try:
+            ok = _shadow.wait_all(wait)
+            wait = max(0.0, deadline - time.monotonic())
             if self.capture is not None:
-                ok = self.capture.flush(wait)
+                ok = self.capture.flush(wait) and ok
             if self.owned_provider is not None:
                 ok = self.owned_provider.force_flush(int(wait * 1000)) and ok
         except Exception:

@@ -12,6 +12,7 @@ EXPECTED = {
     "DriftlineError",
     "MetricsServer",
     "Settings",
+    "Shadow",
     "configure",
     "current_prediction_id",
     "current_prediction_ids",
