@@ -1,0 +1,218 @@
+"""A real ``driftline sidecar --config`` process for fault tests: killed, paused, restarted by pid.
+
+It keeps its port across restarts, so an SDK or a test client configured once
+reaches whichever process runs now. Every process it starts is stopped by pid in
+``close()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from driftline_sidecar.profile import build_profile, save_profile
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.ports import LOOPBACK, free_port
+from tests.support.procs import ManagedProcess, assert_no_process, start_process
+
+__all__ = [
+    "MODEL",
+    "VERSION",
+    "SidecarProcess",
+    "records_body",
+    "reference_data",
+    "running_sidecar",
+    "wait_until",
+    "write_config",
+    "write_profile",
+]
+
+DRIFTLINE = str(Path(sys.executable).parent / "driftline")
+MODEL, VERSION = "churn", "1.0"
+
+
+def reference_data(n: int, seed: int = 0) -> dict[str, Any]:
+    """Reference-like data: two numeric features, one categorical, one numeric prediction."""
+    rng = np.random.default_rng(seed)
+    return {
+        "tenure": rng.normal(24.0, 6.0, n),
+        "spend": rng.normal(50.0, 10.0, n),
+        "plan": np.array(["basic", "pro", "team"], dtype=object)[rng.integers(0, 3, n)],
+        "churn_probability": rng.uniform(0.0, 1.0, n),
+    }
+
+
+def write_profile(path: Path) -> Path:
+    """Save a reference profile of ``reference_data`` for churn 1.0 at ``path``."""
+    profile = build_profile(
+        reference_data(2_000),
+        model=MODEL,
+        version=VERSION,
+        categorical=["plan"],
+        prediction_columns=["churn_probability"],
+    )
+    save_profile(profile, path)
+    return path
+
+
+def write_config(directory: Path, profile: Path, **overrides: Any) -> Path:
+    """Write a sidecar configuration (JSON is YAML) monitoring churn 1.0; return its path."""
+    config: dict[str, Any] = {
+        "interval": 3600,
+        "snapshot_interval": 3600,
+        "min_samples": 50,
+        "window_size": 1_000,
+        "alerting": {"log": False},
+        "models": [
+            {
+                "model": MODEL,
+                "version": VERSION,
+                "profile": str(profile),
+                "prediction_columns": {"value": "churn_probability"},
+            }
+        ],
+    }
+    config.update(overrides)
+    path = directory / "sidecar.yaml"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return path
+
+
+def records_body(n: int, *, seed: int = 1, shift: float = 0.0, start: int = 0) -> dict[str, Any]:
+    """A protocol v1 body of ``n`` records like the reference, ``tenure`` shifted by ``shift``."""
+    data = reference_data(n, seed)
+    now = time.time()
+    return {
+        "v": 1,
+        "batches": [
+            {
+                "model": MODEL,
+                "version": VERSION,
+                "ids": [f"id-{start + i}" for i in range(n)],
+                "timestamps": [now] * n,
+                "features": {
+                    "tenure": (data["tenure"] + shift).tolist(),
+                    "spend": data["spend"].tolist(),
+                    "plan": data["plan"].tolist(),
+                },
+                "predictions": {"value": data["churn_probability"].tolist()},
+            }
+        ],
+    }
+
+
+class SidecarProcess:
+    """``driftline sidecar --config CONFIG --port PORT``: killed, paused, restarted on one port."""
+
+    def __init__(self, config: Path, log_dir: Path, *, port: int | None = None) -> None:
+        self.config = config
+        self.port = free_port() if port is None else port
+        self.log_dir = log_dir
+        self._process: ManagedProcess | None = None
+        self._starts = 0
+        self._pids: list[int] = []
+
+    @property
+    def url(self) -> str:
+        """The base URL, the same across restarts."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def process(self) -> ManagedProcess:
+        """The process started last."""
+        if self._process is None:
+            raise RuntimeError("the sidecar was never started")
+        return self._process
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start a new process on the same port and wait until ``/readyz`` answers 200."""
+        self._starts += 1
+        self._process = start_process(
+            [DRIFTLINE, "sidecar", "--config", str(self.config), "--port", str(self.port)],
+            log_path=self.log_dir / f"sidecar-{self._starts}.log",
+            name=f"sidecar-{self._starts}",
+        )
+        self._pids.append(self._process.pid)
+        self._process.wait_ready(f"{self.url}/readyz", timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the process (no snapshot, no graceful shutdown) and reap it."""
+        self.process.popen.send_signal(signal.SIGKILL)
+        self.process.popen.wait(timeout=10.0)
+
+    def pause(self) -> None:
+        """SIGSTOP: the port still accepts connections (kernel backlog) but nothing answers."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after ``pause()``."""
+        os.kill(self.process.pid, signal.SIGCONT)
+
+    def close(self) -> None:
+        """Stop every process this object started, by pid (a paused one is resumed first)."""
+        if self._process is not None and self._process.running():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._process.pid, signal.SIGCONT)
+            self._process.stop()
+        assert_no_process(*self._pids)
+
+    def log(self) -> str:
+        """Every log line of every process started, in order."""
+        return "\n".join(
+            path.read_text(encoding="utf-8", errors="replace")
+            for path in sorted(self.log_dir.glob("sidecar-*.log"))
+        )
+
+    # -- reading its state ---------------------------------------------------------------------
+
+    def post(self, body: dict[str, Any]) -> httpx.Response:
+        """POST a protocol v1 body to ``/v1/records``."""
+        return httpx.post(f"{self.url}/v1/records", json=body, timeout=30.0)
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The value of one sample of ``/metrics`` (0.0 when absent)."""
+        text = httpx.get(f"{self.url}/metrics", timeout=30.0).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                wanted = all(sample.labels.get(k) == v for k, v in labels.items())
+                if sample.name == name and wanted:
+                    return float(sample.value)
+        return 0.0
+
+    def window_records(self) -> int:
+        """``window_records`` of churn 1.0 from ``GET /v1/models``."""
+        models = httpx.get(f"{self.url}/v1/models", timeout=30.0).json()["models"]
+        (entry,) = [m for m in models if (m["model"], m["version"]) == (MODEL, VERSION)]
+        return int(entry["window_records"])
+
+
+@contextlib.contextmanager
+def running_sidecar(config: Path, log_dir: Path) -> Iterator[SidecarProcess]:
+    """A started ``SidecarProcess``, closed (every process stopped by pid) on exit."""
+    sidecar = SidecarProcess(config, log_dir)
+    try:
+        sidecar.start()
+        yield sidecar
+    finally:
+        sidecar.close()
+
+
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 30.0, message: str = "condition"
+) -> None:
+    """Poll ``predicate()`` every 50 ms until it is true; AssertionError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} not met within {timeout:g}s")
+        time.sleep(0.05)
