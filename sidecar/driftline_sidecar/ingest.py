@@ -7,6 +7,8 @@ the bad value or to count strings in a numeric column as type mismatches.
 
 from __future__ import annotations
 
+import json
+import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ PROTOCOL_VERSION = 1
 _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 _ROLES = frozenset({"champion", "challenger"})
 _MAX_SHOWN_NAME = 64
+_OVERFLOW = "number is infinity"
 _LABEL_TYPES = frozenset({str, type(None)})
 
 
@@ -78,6 +81,8 @@ class DecodedBatch:
     timestamps: npt.NDArray[np.float64]
     features: dict[str, Column]
     predictions: dict[str, Column]
+    ids: tuple[str, ...] = ()
+    """The prediction id of each record (shadow pairs and outcomes join on it)."""
 
 
 @dataclass(frozen=True)
@@ -124,10 +129,7 @@ def decompress(body: bytes, encoding: str, max_bytes: int) -> bytes:
 
 def decode(payload: bytes, limits: Limits, kinds: KindLookup) -> DecodedBody:
     """Return the valid batches and per-batch errors, or raise IngestError for the body."""
-    try:
-        document = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise IngestError(400, "body", f"not valid JSON: {_short(str(exc))}") from None
+    document = _parse(payload)
     if not isinstance(document, dict):
         raise IngestError(400, "body", f"expected a JSON object, got {_json_type(document)}")
     _check_version(document)
@@ -158,6 +160,26 @@ def decode(payload: bytes, limits: Limits, kinds: KindLookup) -> DecodedBody:
     return DecodedBody(tuple(valid), tuple(errors))
 
 
+def _parse(payload: bytes) -> Any:
+    """Parse the body; orjson's own limits (depth 1024, UTF-8 only) answer 400 for the body."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        if _OVERFLOW not in str(exc):
+            raise IngestError(400, "body", f"not valid JSON: {_short(str(exc))}") from None
+    # orjson refuses a number beyond float range (1e400); the standard library reads it as
+    # ±inf (an integer as an int), so the value's own field can be named, or counted as
+    # non-finite in a numeric column, like "Infinity". This slower path runs only then.
+    try:
+        return json.loads(payload.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise IngestError(400, "body", f"not valid JSON: {_short(str(exc))}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f'{name} is not JSON; write the string "{name}"')
+
+
 def _check_version(document: dict[str, Any]) -> None:
     version = document.get("v")
     if "v" not in document:
@@ -168,7 +190,8 @@ def _check_version(document: dict[str, Any]) -> None:
         raise IngestError(
             400,
             "v",
-            f"unsupported protocol version {version}; this sidecar reads {PROTOCOL_VERSION}",
+            f"unsupported protocol version {_short(str(version))}; "
+            f"this sidecar reads {PROTOCOL_VERSION}",
         )
 
 
@@ -205,7 +228,9 @@ def _batch(index: int, raw: Any, limits: Limits, kinds: KindLookup) -> DecodedBa
     predictions = _columns(
         predictions_raw, f"{path}.predictions", n, limits, model, version, "prediction", kinds
     )
-    return DecodedBatch(model, version, str(role), n, timestamps, features, predictions)
+    return DecodedBatch(
+        model, version, str(role), n, timestamps, features, predictions, ids=tuple(ids)
+    )
 
 
 def _name(raw: dict[str, Any], key: str, path: str, limits: Limits) -> str:
@@ -238,7 +263,7 @@ def _timestamps(raw: dict[str, Any], path: str, n: int) -> npt.NDArray[np.float6
 
 def _first_bad_timestamp(values: list[Any]) -> int:
     for i, value in enumerate(values):
-        if type(value) not in (int, float) or not np.isfinite(value):
+        if type(value) not in (int, float) or not math.isfinite(_to_float(value)):
             return i
     return 0
 
