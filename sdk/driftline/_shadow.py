@@ -114,12 +114,13 @@ class ShadowJob:
 class _Run:
     """A challenger call under way: its deadline and whether its outcome is counted yet."""
 
-    __slots__ = ("cancel", "deadline", "settled", "stats")
+    __slots__ = ("cancel", "deadline", "settled", "stats", "zombie")
 
     def __init__(self, deadline: float, stats: ShadowStats) -> None:
         self.deadline = deadline
         self.stats = stats
         self.settled = False
+        self.zombie = False  # settled as timeout while it still holds its worker and slot
         self.cancel: Callable[[], object] | None = None
 
 
@@ -223,7 +224,7 @@ class ShadowRunner:
         with self._cond:
             self._running.discard(run)
             late = run.settled
-            if late:
+            if run.zombie:
                 self._zombies -= 1
             run.settled = True
             self._cond.notify_all()
@@ -239,7 +240,9 @@ class ShadowRunner:
                 overdue = [r for r in self._running if not r.settled and r.deadline <= now]
                 for run in overdue:
                     run.settled = True
-                    self._zombies += 1
+                    if run.cancel is None:  # a sync call: it keeps its worker until it returns
+                        run.zombie = True
+                        self._zombies += 1
                 pending = [r.deadline for r in self._running if not r.settled]
                 if pending:
                     wait = min(pending) - now
