@@ -26,7 +26,9 @@ from driftline_sidecar import ingest
 from driftline_sidecar.alerting import Alerter
 from driftline_sidecar.config import SidecarConfig
 from driftline_sidecar.metrics import SidecarMetrics
+from driftline_sidecar.outcomes import decode_outcomes
 from driftline_sidecar.service import SidecarService
+from driftline_sidecar.version_alerts import observe_comparison
 
 __all__ = ["create_app"]
 
@@ -50,6 +52,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _ENDPOINTS = (
     "/v1/records",
+    "/v1/outcomes",
     "/v1/models",
     "/healthz",
     "/readyz",
@@ -72,6 +75,9 @@ def create_app(
     state = service
     alerter = Alerter(config.alerting, metrics.registry)
     service.add_listener(alerter.observe)
+    service.add_comparison_listener(
+        lambda comparison, now: observe_comparison(alerter, comparison, config.versions, now=now)
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -124,6 +130,31 @@ def create_app(
             _log.exception("driftline sidecar: unexpected error while ingesting a body")
             metrics.records_rejected.labels("malformed").inc()
             return _error(400, "body", f"could not process the body: {type(exc).__name__}")
+
+    @app.post(
+        "/v1/outcomes",
+        status_code=202,
+        summary="Receive outcomes (ground truth) to join to predictions (docs/protocol.md).",
+        response_model=None,
+    )
+    async def post_outcomes(request: Request) -> Response:
+        try:
+            return await _outcomes(request, config, service)
+        except ingest.IngestError as exc:
+            return JSONResponse(exc.to_dict(), status_code=exc.status)
+        except Exception as exc:  # a last resort: bad input never gets a 500
+            _log.exception("driftline sidecar: unexpected error while reading outcomes")
+            return _error(400, "body", f"could not process the body: {type(exc).__name__}")
+
+    @app.get(
+        "/v1/compare/{model}",
+        summary="Version comparison of a model: shadow pairs, prediction drift, performance.",
+        responses={404: {"description": "unknown model"}},
+    )
+    async def get_compare(model: str) -> Response:
+        if not service.versions.known(model) and not any(m.model == model for m in config.models):
+            return _error(404, "path", "unknown model")
+        return JSONResponse(service.versions.latest(model).to_dict())
 
     @app.get("/v1/models", summary="Every model version the sidecar knows.")
     async def get_models() -> dict[str, Any]:
@@ -211,6 +242,23 @@ async def _ingest(request: Request, config: SidecarConfig, service: SidecarServi
     )
 
 
+async def _outcomes(request: Request, config: SidecarConfig, service: SidecarService) -> Response:
+    _authorize(request, config.token)
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise ingest.IngestError(415, "Content-Type", "expected application/json")
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity", "gzip"):
+        raise ingest.IngestError(415, "Content-Encoding", "only gzip or identity is accepted")
+    if not service.ready:
+        return _error(503, "service", "the sidecar is starting or stopping; retry")
+    raw = await _read_body(request, config.max_body_bytes)
+    payload = await run_in_threadpool(ingest.decompress, raw, encoding, config.max_body_bytes)
+    body = decode_outcomes(payload, config.limits)
+    counts = await run_in_threadpool(service.record_outcomes, body)
+    return JSONResponse({"accepted": len(body.ids), **counts}, status_code=202)
+
+
 def _valid_indexes(body: ingest.DecodedBody) -> list[int]:
     bad = {error.index for error in body.errors}
     total = len(body.batches) + len(body.errors)
@@ -278,6 +326,8 @@ class _CountRequests:
 def _endpoint(path: str) -> str:
     if path in _ENDPOINTS:
         return path
+    if path.startswith("/v1/compare/"):
+        return "/v1/compare/{model}"
     if path.startswith("/v1/drift/"):
         return "/v1/drift/{model}/{version}"
     return "other"

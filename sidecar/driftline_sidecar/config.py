@@ -20,6 +20,11 @@ from driftline_sidecar.alerting import (
     AlertingSettings,
     parse_alerting_settings,
 )
+from driftline_sidecar.versions_settings import (
+    VersionsConfigError,
+    VersionsSettings,
+    parse_versions_settings,
+)
 
 __all__ = [
     "ENV_PREFIX",
@@ -84,6 +89,7 @@ class SidecarConfig:
     limits: Limits = field(default_factory=Limits)
     models: tuple[ModelConfig, ...] = ()
     alerting: AlertingSettings = field(default_factory=AlertingSettings)
+    versions: VersionsSettings = field(default_factory=VersionsSettings)
     source: str = "<defaults>"
 
 
@@ -100,7 +106,7 @@ _SCALARS: dict[str, tuple[type, bool, float | None]] = {
     "window_max_age": (float, True, 0.001),
     "min_samples": (int, False, 1),
 }
-_SECTIONS = ("alerting", "limits", "models")
+_SECTIONS = ("alerting", "limits", "models", "versions")
 _LIMIT_KEYS = tuple(Limits.__dataclass_fields__)
 _MODEL_KEYS = frozenset({"model", "version", "profile", "prediction_columns", "drift", "features"})
 
@@ -141,6 +147,10 @@ def load_config(
         alerting = parse_alerting_settings(values.get("alerting"), source=source)
     except AlertingConfigError as exc:
         raise ConfigError(exc.key, source, exc.reason) from None
+    try:
+        versions = parse_versions_settings(values.get("versions"))
+    except VersionsConfigError as exc:
+        raise ConfigError(exc.key, source, exc.reason) from None
     state_dir = scalars.pop("state_dir", None)
     return SidecarConfig(
         **scalars,
@@ -148,6 +158,7 @@ def load_config(
         limits=limits,
         models=models,
         alerting=alerting,
+        versions=versions,
         source=source,
     )
 

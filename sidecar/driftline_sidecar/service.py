@@ -21,6 +21,10 @@ from driftline_sidecar.drift import Evaluation
 from driftline_sidecar.evaluation import EvaluationSummary, Reference, load_reference
 from driftline_sidecar.ingest import Column, DecodedBatch, IngestError, Kind, Role
 from driftline_sidecar.metrics import ModelState, SidecarMetrics
+from driftline_sidecar.outcomes import DecodedOutcomes
+from driftline_sidecar.predictions import OutcomeStatus
+from driftline_sidecar.version_metrics import register_version_metrics
+from driftline_sidecar.versions import ModelComparison, VersionMonitor
 from driftline_sidecar.window import Window
 
 __all__ = ["EvaluationListener", "Key", "SidecarService"]
@@ -79,6 +83,12 @@ class SidecarService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._listeners: list[EvaluationListener] = []
+        self.versions = VersionMonitor(
+            config.versions, max_outputs=config.limits.max_window_features
+        )
+        """Shadow pairs, version comparison, outcomes and performance (versions.py)."""
+        self._comparison_listeners: list[Callable[[ModelComparison, float], object]] = []
+        register_version_metrics(metrics.registry, self.versions)
         self.ready = False
         metrics.watch(self)
 
@@ -113,6 +123,7 @@ class SidecarService:
             columns, dropped = self._columns(key, batch)
             ignored = window.append(batch.timestamps, columns) + dropped
         self.metrics.records_received.labels(*key).inc(batch.n)
+        self.versions.add(batch, batch.ids, self._clock())
         if ignored:
             self.metrics.columns_ignored.labels(*key).inc(ignored)
         return Accepted(batch.n, ignored)
@@ -224,7 +235,28 @@ class SidecarService:
             ]
         for key in unreferenced:
             self._notify(key, None, now)
+        self._compare(now)
         return done
+
+    def record_outcomes(self, body: DecodedOutcomes) -> dict[OutcomeStatus, int]:
+        """Join a body of outcomes to stored predictions; return the count of each status."""
+        return self.versions.record_outcomes(body, self._clock())
+
+    def add_comparison_listener(self, listener: Callable[[ModelComparison, float], object]) -> None:
+        """Call ``listener(comparison, now)`` after each model's comparison is recomputed."""
+        self._comparison_listeners.append(listener)
+
+    def _compare(self, now: float) -> None:
+        for comparison in self.versions.evaluate(now, self._reference_performance):
+            for listener in self._comparison_listeners:
+                try:
+                    listener(comparison, now)
+                except Exception:  # a listener never stops the evaluation loop
+                    _log.exception("driftline sidecar: comparison listener failed")
+
+    def _reference_performance(self, model: str, version: str) -> Mapping[str, float] | None:
+        reference = self._references.get((model, version))
+        return None if reference is None else reference.profile.performance
 
     def _notify(self, key: Key, evaluation: Evaluation | None, now: float) -> None:
         for listener in self._listeners:

@@ -13,11 +13,15 @@ SIDECAR_NAMES = {
     "DriftlinePredictionDrift",
     "DriftlineDataQuality",
     "DriftlineMissingReference",
+    "DriftlineChallengerDivergence",
+    "DriftlinePerformanceDegraded",
 }
+NON_ALERT_RUNBOOKS = {"RollBackAModelVersion"}
+"""Procedures that alert runbooks link to; they name no alert."""
 
 
 def _runbook_names() -> set[str]:
-    return {path.stem for path in RUNBOOKS_DIR.glob("*.md")}
+    return {path.stem for path in RUNBOOKS_DIR.glob("*.md")} - NON_ALERT_RUNBOOKS
 
 
 def test_every_alert_has_a_runbook() -> None:
@@ -30,8 +34,8 @@ def test_every_runbook_names_an_existing_alert() -> None:
     assert _runbook_names() - all_alert_names() == set()
 
 
-def test_sidecar_catalogue_lists_the_four_sidecar_alerts() -> None:
-    """alerts/sidecar_alerts.yaml lists exactly the four alerts the sidecar sends."""
+def test_sidecar_catalogue_lists_the_sidecar_alerts() -> None:
+    """alerts/sidecar_alerts.yaml lists exactly the six alerts the sidecar sends."""
     _, alerts = sidecar_catalogue()
     assert {alert.name for alert in alerts} == SIDECAR_NAMES
 
@@ -69,3 +73,18 @@ def test_runbook_shows_how_to_query_the_sidecar(name: str) -> None:
     """Each runbook shows the curl of the sidecar's drift endpoint for the version."""
     text = (RUNBOOKS_DIR / f"{name}.md").read_text(encoding="utf-8")
     assert "curl -s http://127.0.0.1:8765/v1/drift/MODEL/VERSION" in text
+
+
+@pytest.mark.parametrize("name", sorted(all_alert_names()))
+def test_a_runbook_that_calls_for_a_rollback_links_the_procedure(name: str) -> None:
+    """A runbook whose mitigation rolls back a version links RollBackAModelVersion.md."""
+    text = (RUNBOOKS_DIR / f"{name}.md").read_text(encoding="utf-8")
+    if re.search(r"roll\s+back", text, flags=re.IGNORECASE) is None:
+        pytest.skip("this runbook never calls for a rollback")
+    assert "(RollBackAModelVersion.md)" in text
+
+
+def test_the_rollback_procedure_exists() -> None:
+    """alerts/runbooks/RollBackAModelVersion.md exists and starts with its title."""
+    text = (RUNBOOKS_DIR / "RollBackAModelVersion.md").read_text(encoding="utf-8")
+    assert text.splitlines()[0] == "# Roll back a model version"

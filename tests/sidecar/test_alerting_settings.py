@@ -126,6 +126,8 @@ def test_public_names_are_locked() -> None:
     """The package's __all__ lists exactly the public surface, each name importable."""
     expected = {
         "ALERT_NAMES", "DATA_QUALITY", "FEATURE_DRIFT", "MISSING_REFERENCE", "PREDICTION_DRIFT",
+        "CHALLENGER_DIVERGENCE", "PERFORMANCE_DEGRADED", "VERSION_ALERT_NAMES",
+        "divergence_condition", "performance_condition",
         "Alert", "AlertState", "AlertStatus", "Alerter", "AlertingConfigError",
         "AlertingSettings", "AlertmanagerDestination", "Batch", "ColumnLike", "DeliveryError",
         "Destination", "DocumentColumn", "DocumentEvaluation", "EvaluationLike",
@@ -143,7 +145,9 @@ def test_alert_names_match_the_rules_list() -> None:
     """The alert names equal those in alerts/sidecar_alerts.yaml, the single list of them."""
     listed = yaml.safe_load((REPO / "alerts" / "sidecar_alerts.yaml").read_text(encoding="utf-8"))
 
-    assert sorted(a["name"] for a in listed["alerts"]) == sorted(ALERT_NAMES)
+    assert sorted(a["name"] for a in listed["alerts"]) == sorted(
+        (*ALERT_NAMES, *alerting.VERSION_ALERT_NAMES)
+    )
 
 
 def test_labels_match_the_rules_list() -> None:
@@ -156,6 +160,22 @@ def test_labels_match_the_rules_list() -> None:
     )
     alerts = [t.alert for t in state.observe("m", "1", columns, has_profile=True, now=NOW)]
     alerts += [t.alert for t in state.observe("m", "2", None, has_profile=False, now=NOW)]
+    version_conditions = [
+        alerting.divergence_condition(
+            "m", "1", "2", "value", pairs=500, agreement=0.5, agreement_below=0.9,
+            mean_abs=None, mean_abs_above=None, service="s",
+        ),
+        alerting.performance_condition(
+            "m", "2", "f1", live=0.5, reference=0.9, margin=0.05, outcomes=500, service="s"
+        ),
+    ]  # fmt: skip
+    alerts += [
+        t.alert
+        for t in state.observe_conditions(
+            "m", "2", [c for c in version_conditions if c is not None],
+            scope=alerting.VERSION_ALERT_NAMES, now=NOW,
+        )
+    ]  # fmt: skip
 
     assert expected == {a.alertname: sorted(a.labels) for a in alerts}
 

@@ -39,13 +39,23 @@ from driftline_sidecar.alerting._settings import (
     parse_alerting_settings,
 )
 from driftline_sidecar.alerting._state import AlertState
+from driftline_sidecar.alerting._versions import (
+    CHALLENGER_DIVERGENCE,
+    PERFORMANCE_DEGRADED,
+    VERSION_ALERT_NAMES,
+    divergence_condition,
+    performance_condition,
+)
 
 __all__ = [
     "ALERT_NAMES",
+    "CHALLENGER_DIVERGENCE",
     "DATA_QUALITY",
     "FEATURE_DRIFT",
     "MISSING_REFERENCE",
+    "PERFORMANCE_DEGRADED",
     "PREDICTION_DRIFT",
+    "VERSION_ALERT_NAMES",
     "Alert",
     "AlertState",
     "AlertStatus",
@@ -64,8 +74,10 @@ __all__ = [
     "Transition",
     "WebhookDestination",
     "alertmanager_alerts",
+    "divergence_condition",
     "evaluation_from_document",
     "fingerprint",
     "parse_alerting_settings",
+    "performance_condition",
     "webhook_messages",
 ]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from prometheus_client import CollectorRegistry
 
-from driftline_sidecar.alerting._conditions import EvaluationLike
+from driftline_sidecar.alerting._conditions import Condition, EvaluationLike
 from driftline_sidecar.alerting._destinations import Batch, Destination, destinations_for
 from driftline_sidecar.alerting._dispatcher import Dispatcher
 from driftline_sidecar.alerting._metrics import AlertingMetrics
@@ -66,6 +66,29 @@ class Alerter:
             )
         deliverable = tuple(t.alert for t in transitions if t.deliverable)
         self._dispatcher.submit(Batch(deliverable, created_at=at))
+        return transitions
+
+    def observe_conditions(
+        self,
+        model: str,
+        version: str,
+        conditions: Sequence[Condition],
+        *,
+        scope: Collection[str],
+        now: float | None = None,
+    ) -> list[Transition]:
+        """Update the ``scope`` alerts of ``model``/``version`` from conditions built elsewhere.
+
+        Used for the version alerts (`divergence_condition`, `performance_condition`).
+        """
+        at = time.time() if now is None else now
+        with self._lock:
+            transitions = self._state.observe_conditions(
+                model, version, conditions, scope=scope, now=at
+            )
+        deliverable = tuple(t.alert for t in transitions if t.deliverable)
+        if deliverable:
+            self._dispatcher.submit(Batch(deliverable, created_at=at))
         return transitions
 
     def active_alerts(self) -> list[Alert]:

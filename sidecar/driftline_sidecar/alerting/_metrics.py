@@ -10,6 +10,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from driftline_sidecar.alerting._model import ALERT_NAMES, Alert
+from driftline_sidecar.alerting._versions import VERSION_ALERT_NAMES
 
 __all__ = ["OUTCOMES", "AlertingMetrics"]
 
@@ -29,7 +30,8 @@ class _FiringCollector(Collector):
             "Alerts the sidecar has firing now, by alertname and severity.",
             labels=["alertname", "severity"],
         )
-        counts = dict.fromkeys(((n, s) for n in ALERT_NAMES for s in _SEVERITIES), 0)
+        names = (*ALERT_NAMES, *VERSION_ALERT_NAMES)
+        counts = dict.fromkeys(((n, s) for n in names for s in _SEVERITIES), 0)
         for alert in self._active():
             if alert.status == "firing":
                 key = (alert.alertname, alert.severity)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,6 +64,22 @@ class AlertState:
         scope = set(ALERT_NAMES)
         if has_profile and evaluation is None:
             scope = {MISSING_REFERENCE}
+        return self.observe_conditions(model, version, conditions, scope=scope, now=now)
+
+    def observe_conditions(
+        self,
+        model: str,
+        version: str,
+        conditions: Sequence[Condition],
+        *,
+        scope: Collection[str],
+        now: float,
+    ) -> list[Transition]:
+        """Feed the conditions that hold now for the alertnames in ``scope`` of one version.
+
+        Tracked alerts of ``model``/``version`` named in ``scope`` but not in ``conditions``
+        resolve (or go back to inactive); other alertnames are left alone.
+        """
         wanted = {(model, version, c.key): c for c in conditions}
         transitions: list[Transition] = []
         for key, tracked in list(self._tracked.items()):
