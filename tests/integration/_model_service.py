@@ -6,8 +6,10 @@ configures driftline (capture to ``--sidecar-url``), serves the SDK metrics with
 
 - ``GET /healthz``: ``{"metrics_port": N}``;
 - ``POST /predict`` ``{"model", "version", "rows": [features, ...], "fail": bool,
-  "sleep": seconds}``: one decorated call per row (each raises when ``fail``, sleeps
-  ``sleep`` first); answers ``{"calls": n}`` once they are done.
+  "sleep": seconds, "challenger": version or null}``: one decorated call per row (each
+  raises when ``fail``, sleeps ``sleep`` first; with ``challenger``, a challenger of
+  that version runs in shadow mode next to every call); answers ``{"calls": n}`` once
+  the champion's calls are done.
 """
 
 from __future__ import annotations
@@ -29,13 +31,20 @@ __all__ = ["score"]
 Predict = Callable[..., dict[str, object]]
 
 
-def score(features: Mapping[str, Any]) -> dict[str, object]:
-    """The churn model: a probability rising with tenure and spend, and its label."""
+def _probability(features: Mapping[str, Any]) -> float:
     z = (float(features["tenure_months"]) - 24.0) / 6.0 + (
         float(features["monthly_spend"]) - 50.0
     ) / 20.0
-    probability = 1.0 / (1.0 + math.exp(-z))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _outputs(probability: float) -> dict[str, object]:
     return {"probability": probability, "label": "churn" if probability > 0.5 else "stay"}
+
+
+def score(features: Mapping[str, Any]) -> dict[str, object]:
+    """The churn model: a probability rising with tenure and spend, and its label."""
+    return _outputs(_probability(features))
 
 
 def _model(
@@ -48,16 +57,23 @@ def _model(
     return score(features)
 
 
+def _challenger(features: Mapping[str, Any], **_: object) -> dict[str, object]:
+    """A challenger that scores a little higher than the champion."""
+    return _outputs(min(1.0, _probability(features) + 0.05))
+
+
 class _Models:
-    """One decorated function per model version, built on first use."""
+    """One decorated function per model version (and challenger), built on first use."""
 
     def __init__(self) -> None:
-        self._functions: dict[tuple[str, str], Predict] = {}
+        self._functions: dict[tuple[str, str, str | None], Predict] = {}
 
-    def get(self, model: str, version: str) -> Predict:
-        key = (model, version)
+    def get(self, model: str, version: str, challenger: str | None) -> Predict:
+        key = (model, version, challenger)
         if key not in self._functions:
-            self._functions[key] = driftline.monitor(model=model, version=version)(_model)
+            shadow = None if challenger is None else driftline.Shadow(_challenger, challenger)
+            decorate = driftline.monitor(model=model, version=version, shadow=shadow)
+            self._functions[key] = decorate(_model)
         return self._functions[key]
 
 
@@ -68,7 +84,7 @@ def _handler(models: _Models, metrics_port: int) -> type[BaseHTTPRequestHandler]
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-            predict = models.get(body["model"], body["version"])
+            predict = models.get(body["model"], body["version"], body.get("challenger"))
             for row in body["rows"]:
                 # The model's own failure is counted by driftline as outcome="error".
                 with contextlib.suppress(ValueError):

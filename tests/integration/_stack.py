@@ -153,10 +153,13 @@ class ModelService:
         *,
         fail: bool = False,
         sleep: float = 0.0,
+        challenger: str | None = None,
     ) -> None:
-        """One decorated call per row of ``model`` ``version``; returns once they ran."""
+        """One decorated call per row of ``model`` ``version`` (with a ``challenger`` version
+        in shadow mode); returns once the champion's calls ran."""
         body = {"model": model, "version": version, "rows": list(rows), "fail": fail}
-        fetch_json(self.url + "/predict", method="POST", body={**body, "sleep": sleep})
+        body.update(sleep=sleep, challenger=challenger)
+        fetch_json(self.url + "/predict", method="POST", body=body)
 
 
 class Traffic:

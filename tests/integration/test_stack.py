@@ -16,7 +16,8 @@ So that every dashboard panel and every rule expression has data to return, the 
 also produces each condition the rules look for:
 
 - churn 1.0.0 gets normal traffic, then traffic whose ``tenure_months`` drifted, then
-  normal traffic again, with about 9 % of its calls raising (the error burn rates);
+  normal traffic again, with about 9 % of its calls raising (the error burn rates), and
+  a challenger, version 1.1.0, in shadow mode next to every call;
 - model ``fraud`` answers a third of its calls after 0.6 s (the latency burn rates; the
   sidecar has no profile for it, so it also raises ``DriftlineMissingReference``);
 - churn 0.9.0 runs on a second service process whose sidecar URL hangs: its capture
@@ -71,6 +72,7 @@ from tests.support.webhook import WebhookRecorder
 pytestmark = pytest.mark.integration
 
 MODEL, VERSION, FEATURE = "churn", "1.0.0", "tenure_months"
+CHALLENGER = "1.1.0"
 STALE_VERSION = "0.8.0"
 CUT_OFF_VERSION = "0.9.0"
 SLOW_MODEL = "fraud"
@@ -262,7 +264,8 @@ def _start_traffic(stack: Stack) -> None:
     )
 
     def churn(_: int) -> None:
-        service.predict(MODEL, VERSION, customers(churn_rng, 20, drifted=traffic.drifted))
+        rows = customers(churn_rng, 20, drifted=traffic.drifted)
+        service.predict(MODEL, VERSION, rows, challenger=CHALLENGER)
         service.predict(MODEL, VERSION, customers(churn_rng, 2), fail=True)
 
     def fraud(n: int) -> None:
@@ -285,8 +288,10 @@ def _start_traffic(stack: Stack) -> None:
 def _warm_up(stack: Stack) -> None:
     """One call per model version, scraped before the traffic starts, so that every
     counter's first sample is before its increases (rate() needs two)."""
-    for version in (VERSION, STALE_VERSION):
-        stack.service.predict(MODEL, version, customers(np.random.default_rng(5), 1))
+    stack.service.predict(
+        MODEL, VERSION, customers(np.random.default_rng(5), 1), challenger=CHALLENGER
+    )
+    stack.service.predict(MODEL, STALE_VERSION, customers(np.random.default_rng(5), 1))
     stack.service.predict(SLOW_MODEL, "1.0.0", customers(np.random.default_rng(6), 1))
     stack.replica.predict(MODEL, CUT_OFF_VERSION, customers(np.random.default_rng(7), 1))
     stack.prometheus.wait_for(
