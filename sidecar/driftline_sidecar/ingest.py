@@ -44,6 +44,7 @@ _ROLES = frozenset({"champion", "challenger"})
 _MAX_SHOWN_NAME = 64
 _OVERFLOW = "number is infinity"
 _LABEL_TYPES = frozenset({str, type(None)})
+_NUMBER_TYPES = frozenset({int, float})
 
 
 class IngestError(Exception):
@@ -251,11 +252,14 @@ def _timestamps(raw: dict[str, Any], path: str, n: int) -> npt.NDArray[np.float6
     if type(values) is not list:
         raise IngestError(400, field, _missing_or_type(values, "an array", "timestamps" in raw))
     _check_length(values, field, n)
-    try:
-        array = np.array(values, dtype=np.float64)
-    except (ValueError, TypeError, OverflowError):
-        array = np.full(n, np.nan)
-    if array.ndim != 1 or not bool(np.isfinite(array).all()):
+    array: npt.NDArray[np.float64] | None = None
+    # numpy would parse the string "1.5" (and read true as 1): only JSON numbers are timestamps.
+    if set(map(type, values)) <= _NUMBER_TYPES:
+        try:
+            array = np.array(values, dtype=np.float64)
+        except OverflowError:
+            array = None
+    if array is None or array.ndim != 1 or not bool(np.isfinite(array).all()):
         bad = _first_bad_timestamp(values)
         raise IngestError(400, f"{field}[{bad}]", "expected a finite number (Unix seconds)")
     return array
@@ -333,12 +337,15 @@ def _infer(values: list[Any]) -> Kind:
 
 
 def _numeric(values: list[Any], field: str) -> Column:
-    try:
-        array = np.array(values, dtype=np.float64)
-        if array.ndim == 1:
-            return Column("numeric", array)
-    except (ValueError, TypeError, OverflowError):
-        pass
+    # numpy would parse strings ("1.5", "nan", " inf"): a column with a string takes the loop,
+    # where only the protocol's three tokens are numbers and any other string is a mismatch.
+    if str not in set(map(type, values)):
+        try:
+            array = np.array(values, dtype=np.float64)
+            if array.ndim == 1:
+                return Column("numeric", array)
+        except (ValueError, TypeError, OverflowError):
+            pass
     array = np.empty(len(values), dtype=np.float64)
     mismatch = np.zeros(len(values), dtype=np.bool_)
     for i, value in enumerate(values):
