@@ -19,6 +19,7 @@ from ._context import (
 from ._exceptions import ConfigurationError, DriftlineError
 from ._exposition import MetricsServer, make_asgi_app, make_wsgi_app, start_metrics_server
 from ._monitor import monitor
+from ._outcomes import record_outcome
 from ._shadow import Shadow
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "make_asgi_app",
     "make_wsgi_app",
     "monitor",
+    "record_outcome",
     "shutdown",
     "start_metrics_server",
 ]

@@ -35,7 +35,17 @@ from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from driftline._wire import ROW, Body, Entry, encode, entry_rows, split_entry
+from driftline._outcomes import OutcomeBuffer, outcome_metrics_for
+from driftline._wire import (
+    ROW,
+    Body,
+    Entry,
+    JsonScalar,
+    encode,
+    encode_outcomes,
+    entry_rows,
+    split_entry,
+)
 
 __all__ = [
     "DROP_REASONS",
@@ -136,6 +146,9 @@ class CaptureSink(Protocol):
     def record_dropped(self, reason: str, count: int = 1) -> None:
         """Count records lost before they reached the queue."""
 
+    def submit_outcome(self, prediction_id: str, actual: JsonScalar, timestamp: float) -> None:
+        """Queue one validated outcome for ``/v1/outcomes``; never raises, never blocks."""
+
     def flush(self, timeout: float) -> bool:
         """Wait until everything queued before the call was sent or dropped; False on timeout."""
 
@@ -168,11 +181,13 @@ class CaptureQueue:
         self._host = parts.hostname or ""
         self._port = parts.port
         self._path = parts.path.rstrip("/") + "/v1/records"
+        self._outcomes_path = parts.path.rstrip("/") + "/v1/outcomes"
         self._started = False
         self._closed = False
         self._metrics = CaptureMetrics.for_registry(registry)
         self._reset_state()
         self._metrics.attach(self)
+        outcome_metrics_for(registry).attach(self)
         _LIVE_QUEUES.add(self)
 
     def _reset_state(self) -> None:
@@ -189,6 +204,7 @@ class CaptureQueue:
         self._wake_at = max(0, self._capacity - self._batch_size)
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._outcomes = OutcomeBuffer(self._capacity, self._batch_size, self._wake)
         self._thread: threading.Thread | None = None
         self._taken = 0  # records ever removed from the queue; enqueued = taken + queued
         self._resolved = 0  # records of those that were sent or dropped
@@ -289,6 +305,17 @@ class CaptureQueue:
             else:
                 self._dropped[reason] += count
 
+    def submit_outcome(self, prediction_id: str, actual: JsonScalar, timestamp: float) -> None:
+        """Queue one validated outcome (its own bound, ``queue_size``); never raises or blocks."""
+        if self._detour and self._divert(0):
+            self._outcomes.count("shutdown")
+            return
+        self._outcomes.submit((prediction_id, actual, timestamp))
+
+    def outcome_counts(self) -> tuple[int, int, dict[str, int]]:
+        """Return the outcomes (enqueued, sent, dropped by reason), for ``driftline_outcomes_*``."""
+        return self._outcomes.counts()
+
     def _count_full(self, n: int) -> None:
         with self._lock:
             self._queue_full += n
@@ -322,12 +349,22 @@ class CaptureQueue:
         self._thread.start()
 
     def flush(self, timeout: float) -> bool:
-        """Return True once every record queued before the call was sent or dropped.
+        """Return True once every record and outcome queued before the call was sent or dropped.
 
         Partial batches are sent at once rather than at the next interval.
         Returns False when ``timeout`` seconds pass first or no shipper runs.
         """
         deadline = time.monotonic() + max(0.0, timeout)
+        mark = self._outcomes.mark()
+        ok = self._flush_records(deadline)
+        if mark is None:
+            return ok
+        if self._thread is None or not self._thread.is_alive():
+            return False
+        self._wake.set()
+        return self._outcomes.wait(mark, deadline) and ok
+
+    def _flush_records(self, deadline: float) -> bool:
         with self._done:
             mark = self._taken + self._queued()
             if self._resolved >= mark:
@@ -375,6 +412,7 @@ class CaptureQueue:
             self._dropped["shutdown"] += left
             self._resolved = self._taken
             self._done.notify_all()
+        self._outcomes.close(thread is not None and thread.is_alive())
 
     def _after_fork_in_child(self) -> None:
         """Forget the parent's records, locks and thread; restart on the child's first submit."""
@@ -388,7 +426,7 @@ class CaptureQueue:
         while True:
             with self._lock:
                 idle = len(self._slots) > self._wake_at and self._taken >= self._urgent
-            if idle and not self._stop.is_set():
+            if idle and self._outcomes.idle() and not self._stop.is_set():
                 self._wake.wait(self._settings.flush_interval)
             self._wake.clear()
             if self._stop.is_set():
@@ -396,6 +434,9 @@ class CaptureQueue:
             entries, rows = self._take()
             if rows:
                 self._finish(rows, self._ship(entries, rows))
+            outcomes = self._outcomes.take(self._batch_size)
+            if outcomes:
+                self._outcomes.finish(len(outcomes), *self._ship_outcomes(outcomes))
 
     def _take(self) -> tuple[list[Entry], int]:
         """Remove up to ``batch_size`` records from the front of the queue."""
@@ -430,11 +471,26 @@ class CaptureQueue:
             return _Outcome(encode_error=body.encode_errors)
         return self._send_with_retries(body)
 
-    def _send_with_retries(self, body: Body) -> _Outcome:
+    def _ship_outcomes(
+        self, outcomes: list[tuple[str, JsonScalar, float]]
+    ) -> tuple[int, dict[str, int]]:
+        """Send outcomes to ``/v1/outcomes``; return how many were sent and dropped by reason."""
+        try:
+            body = encode_outcomes(self._settings.service_name, outcomes, time.time())
+        except Exception:  # validated on submit; a bug in the encoder must not stop the thread
+            return 0, {"invalid": len(outcomes)}
+        result = self._send_with_retries(body, self._outcomes_path)
+        return result.sent, {
+            "rejected": result.rejected,
+            "retries_exhausted": result.retries_exhausted,
+            "shutdown": result.shutdown,
+        }
+
+    def _send_with_retries(self, body: Body, path: str | None = None) -> _Outcome:
         errors = body.encode_errors
         retries = 0
         while True:
-            outcome, rejected = self._post(body)
+            outcome, rejected = self._post(body, path or self._path)
             if outcome == "success":
                 return _Outcome(
                     sent=body.records - rejected, rejected=rejected, encode_error=errors
@@ -454,7 +510,7 @@ class CaptureQueue:
         jitter: float = random.uniform(0, delay / 2)
         return delay / 2 + jitter
 
-    def _post(self, body: Body) -> tuple[str, int]:
+    def _post(self, body: Body, path: str) -> tuple[str, int]:
         """POST one body; return its outcome and how many records a 2xx answer says it rejected."""
         s = self._settings
         headers = {"Content-Type": "application/json"}
@@ -466,7 +522,7 @@ class CaptureQueue:
         conn = conn_type(self._host, self._port, timeout=s.timeout)
         started = time.perf_counter()
         try:
-            conn.request("POST", self._path, body=body.payload, headers=headers)
+            conn.request("POST", path, body=body.payload, headers=headers)
             response = conn.getresponse()
             answer = response.read()
             status = response.status

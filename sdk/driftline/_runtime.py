@@ -57,6 +57,9 @@ class CaptureSink(Protocol):
     def record_dropped(self, reason: str, count: int = 1) -> None:
         """Count records lost before they reached the sink."""
 
+    def submit_outcome(self, prediction_id: str, actual: Any, timestamp: float) -> None:
+        """Accept one validated outcome (ground truth) of a prediction."""
+
     def flush(self, timeout: float) -> bool:
         """Send what is queued; True when everything went within ``timeout``."""
 

@@ -34,7 +34,10 @@ __all__ = [
     "ROW",
     "Body",
     "Entry",
+    "JsonScalar",
+    "cell",
     "encode",
+    "encode_outcomes",
     "entry_rows",
     "split_entry",
 ]
@@ -148,6 +151,11 @@ def _cell(value: object) -> JsonScalar:
     if isinstance(value, np.ndarray) and value.ndim == 0:
         return _cell(value.item())
     raise _UnencodableError(f"cannot encode a value of type {t.__name__}")
+
+
+def cell(value: object) -> JsonScalar:
+    """Return ``value`` as a JSON scalar (non-finite floats as strings); ValueError otherwise."""
+    return _cell(value)
 
 
 def _row_values(values: object) -> dict[str, JsonScalar]:
@@ -354,3 +362,23 @@ def encode(service: str, entries: Iterable[Entry], sent_at: float) -> Body:
     if len(raw) > GZIP_THRESHOLD:
         return Body(gzip.compress(raw, compresslevel=5, mtime=0), True, records, errors)
     return Body(raw, False, records, errors)
+
+
+def encode_outcomes(
+    service: str, outcomes: Sequence[tuple[str, JsonScalar, float]], sent_at: float
+) -> Body:
+    """Encode validated outcomes ``(id, actual, timestamp)`` into one ``/v1/outcomes`` body."""
+    document = {
+        "v": PROTOCOL_VERSION,
+        "sent_at": sent_at,
+        "service": service,
+        "outcomes": {
+            "ids": [o[0] for o in outcomes],
+            "actuals": [o[1] for o in outcomes],
+            "timestamps": [o[2] for o in outcomes],
+        },
+    }
+    raw = json.dumps(document, separators=(",", ":"), allow_nan=False).encode("ascii")
+    if len(raw) > GZIP_THRESHOLD:
+        return Body(gzip.compress(raw, compresslevel=5, mtime=0), True, len(outcomes), 0)
+    return Body(raw, False, len(outcomes), 0)

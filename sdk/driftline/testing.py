@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry
 from . import _runtime
 from ._config import resolve_settings
 
-__all__ = ["CapturedRecord", "RecordingSink", "Telemetry", "capture_telemetry"]
+__all__ = ["CapturedRecord", "RecordedOutcome", "RecordingSink", "Telemetry", "capture_telemetry"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,15 @@ class CapturedRecord:
     trace_id: str | None
     features: Mapping[str, object]
     predictions: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class RecordedOutcome:
+    """One outcome given to ``driftline.record_outcome()``, as the sidecar would receive it."""
+
+    prediction_id: str
+    actual: str | int | float | bool
+    timestamp: float
 
 
 def _row(columns: Mapping[str, Any], i: int) -> dict[str, object]:
@@ -59,6 +68,7 @@ class RecordingSink:
 
     records: list[CapturedRecord] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
+    outcomes: list[RecordedOutcome] = field(default_factory=list)
 
     def submit_row(
         self,
@@ -106,6 +116,10 @@ class RecordingSink:
         """Count dropped records by reason."""
         self.dropped[reason] = self.dropped.get(reason, 0) + count
 
+    def submit_outcome(self, prediction_id: str, actual: Any, timestamp: float) -> None:
+        """Keep one outcome."""
+        self.outcomes.append(RecordedOutcome(prediction_id, actual, timestamp))
+
     def flush(self, timeout: float) -> bool:
         """Nothing is ever queued."""
         return True
@@ -148,6 +162,11 @@ class Telemetry:
     def records(self) -> list[CapturedRecord]:
         """The captured records, one per row."""
         return list(self.sink.records)
+
+    @property
+    def outcomes(self) -> list[RecordedOutcome]:
+        """The outcomes given to ``driftline.record_outcome()`` and accepted, oldest first."""
+        return list(self.sink.outcomes)
 
     @property
     def dropped(self) -> dict[str, int]:

@@ -22,6 +22,7 @@ EXPECTED = {
     "make_asgi_app",
     "make_wsgi_app",
     "monitor",
+    "record_outcome",
     "shutdown",
     "start_metrics_server",
 }
