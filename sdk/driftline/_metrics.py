@@ -10,6 +10,7 @@ itself, text and OpenMetrics with exemplars, is prometheus-client's.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import threading
 import time
@@ -245,15 +246,21 @@ class RegistryMetrics(Collector):
         return stats
 
     def set_info(self, model: str, version: str, labels: Mapping[str, str]) -> None:
-        """Set ``driftline_model_info`` for (model, version) to the given labels."""
+        """Set ``driftline_model_info`` for (model, version); note when the version first served."""
+        now = time.time()
         with self._lock:
             self._info[(model, version)] = dict(labels)
+        with _first_served_lock:
+            _first_served.setdefault((model, version), now)
 
     def collect(self) -> Iterator[Metric]:
         """Yield the families, built from a consistent copy of each model's state."""
         with self._lock:
             all_stats = list(self._stats.values())
             infos = list(self._info.values())
+            versions = list(self._info)
+        with _first_served_lock:
+            first_served = [(k, _first_served.get(k)) for k in versions]
         requests = CounterMetricFamily(
             "driftline_requests",
             "Decorated calls, by outcome (error: the function raised).",
@@ -311,8 +318,29 @@ class RegistryMetrics(Collector):
         )
         for labels_ in infos:
             info.add_sample("driftline_model_info", labels_, 1.0)
-        yield from (requests, rows, duration, in_flight, values, classes, info)
+        start_time = GaugeMetricFamily(
+            "driftline_model_start_time_seconds",
+            "Unix time the model version first served in this process.",
+            labels=["model", "version"],
+        )
+        for (model, version), first in first_served:
+            if first is not None:
+                start_time.add_metric([model, version], first)
+        yield from (requests, rows, duration, in_flight, values, classes, info, start_time)
 
+
+# When each (model, version) first served in this process; forgotten in a forked child.
+_first_served: dict[tuple[str, str], float] = {}
+_first_served_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    global _first_served_lock
+    _first_served_lock = threading.Lock()
+    _first_served.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, RegistryMetrics] = (
     weakref.WeakKeyDictionary()
