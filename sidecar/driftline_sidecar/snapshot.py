@@ -96,8 +96,15 @@ def save_snapshot(state_dir: Path, snapshot: Snapshot) -> Path:
         state_dir / arrays_name, lambda handle: np.savez(handle, allow_pickle=False, **arrays)
     )
     payload = json.dumps(index).encode("utf-8")
-    _atomic_write(state_dir / _INDEX, lambda handle: handle.write(payload))
-    for old in state_dir.glob("snapshot-*.npz"):
+    try:
+        _atomic_write(state_dir / _INDEX, lambda handle: handle.write(payload))
+    except BaseException:
+        # The old index still names the old arrays: the new ones are only taking space.
+        with contextlib.suppress(OSError):
+            (state_dir / arrays_name).unlink()
+        raise
+    # Older arrays, and temporaries a killed process left behind mid-write.
+    for old in [*state_dir.glob("snapshot-*.npz"), *state_dir.glob(".snapshot-*.npz.tmp")]:
         if old.name != arrays_name:
             with contextlib.suppress(OSError):
                 old.unlink()
@@ -198,9 +205,19 @@ def _decode_categories(categories: npt.NDArray[Any], codes: npt.NDArray[Any]) ->
 
 
 def _atomic_write(path: Path, write: Any) -> None:
+    """Write through a temporary file renamed over ``path``; on failure remove the temporary.
+
+    A full disk would otherwise keep the partial file, and its space, until the next
+    successful snapshot, which that very file could prevent.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+    try:
+        with tmp.open("wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
