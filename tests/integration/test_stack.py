@@ -287,17 +287,24 @@ def _start_traffic(stack: Stack) -> None:
 
 def _warm_up(stack: Stack) -> None:
     """One call per model version, scraped before the traffic starts, so that every
-    counter's first sample is before its increases (rate() needs two)."""
-    stack.service.predict(
-        MODEL, VERSION, customers(np.random.default_rng(5), 1), challenger=CHALLENGER
+    counter's first sample comes before its increases (rate() needs two samples)."""
+    rng = np.random.default_rng(6)
+    stack.service.predict(MODEL, VERSION, customers(rng, 1), challenger=CHALLENGER)
+    stack.service.predict(MODEL, STALE_VERSION, customers(rng, 1))
+    stack.service.predict(SLOW_MODEL, "1.0.0", customers(rng, 1))
+    stack.replica.predict(MODEL, CUT_OFF_VERSION, customers(rng, 1))
+    called = (
+        (MODEL, VERSION),
+        (MODEL, STALE_VERSION),
+        (SLOW_MODEL, "1.0.0"),
+        (MODEL, CUT_OFF_VERSION),
     )
-    stack.service.predict(MODEL, STALE_VERSION, customers(np.random.default_rng(5), 1))
-    stack.service.predict(SLOW_MODEL, "1.0.0", customers(np.random.default_rng(6), 1))
-    stack.replica.predict(MODEL, CUT_OFF_VERSION, customers(np.random.default_rng(7), 1))
+    for model, version in called:
+        stack.prometheus.wait_for(
+            f'driftline_requests_total{{model="{model}",version="{version}"}}', timeout=TIMEOUT
+        )
     stack.prometheus.wait_for(
-        "count(count by (model, version) (driftline_requests_total))"
-        " + count(driftline_sidecar_records_received_total)",
-        lambda result: bool(result) and float(result[0]["value"][1]) >= 7,
+        f'driftline_sidecar_records_received_total{{model="{MODEL}",version="{VERSION}"}}',
         timeout=TIMEOUT,
     )
 
