@@ -25,7 +25,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from itertools import repeat
 from queue import SimpleQueue
 from typing import Any, Final
@@ -54,6 +54,7 @@ class Shadow:
     """
 
     fn: Callable[..., Any]
+    _: KW_ONLY
     version: str
     sample_rate: float = 1.0
     timeout: float = 1.0
