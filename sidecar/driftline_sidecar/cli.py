@@ -146,6 +146,28 @@ def _add_reference(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
         metavar="N",
         help="values kept per numeric column (default 50000)",
     )
+    build.add_argument(
+        "--label-column",
+        metavar="L",
+        help="a column of true outcomes: store the model's performance on this data",
+    )
+    build.add_argument(
+        "--performance-column",
+        metavar="P",
+        help="the prediction column scored against --label-column (default: the only one)",
+    )
+    build.add_argument(
+        "--task",
+        choices=["classification", "regression"],
+        help="how to score it (default: inferred from the labels)",
+    )
+    build.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        metavar="T",
+        help="classification: a score at or above T predicts the positive class (default 0.5)",
+    )
     build.set_defaults(handler=_build_reference)
 
 
@@ -163,6 +185,10 @@ def _build_reference(args: argparse.Namespace) -> int:
             exclude=_names(args.exclude),
             prediction_columns=predictions,
             sample_size=args.sample_size,
+            label_column=args.label_column,
+            performance_column=args.performance_column,
+            task=args.task,
+            threshold=args.threshold,
         )
         save_profile(profile, args.output)
     except ProfileError as exc:
@@ -170,6 +196,9 @@ def _build_reference(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     columns = len(profile.columns)
     print(f"wrote {args.output}: {columns} columns, profile_id {profile.profile_id}")
+    if profile.performance is not None:
+        scores = ", ".join(f"{k} {v:.4g}" for k, v in profile.performance.items())
+        print(f"reference performance: {scores}")
     return 0
 
 

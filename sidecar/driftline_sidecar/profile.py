@@ -112,13 +112,27 @@ def build_profile(
     sample_size: int = 50_000,
     n_bins: int = 10,
     seed: int = 0,
+    label_column: str | None = None,
+    performance_column: str | None = None,
+    task: Literal["classification", "regression"] | None = None,
+    threshold: float = 0.5,
 ) -> ReferenceProfile:
-    """Return the reference profile of ``data`` (a DataFrame or a mapping of column → values)."""
+    """Return the reference profile of ``data`` (a DataFrame or a mapping of column → values).
+
+    With ``label_column`` (left out of the profile), the profile also stores the model's
+    performance: ``performance_column`` (default: the only prediction column) scored
+    against the labels (`driftline_sidecar.performance`).
+    """
     if sample_size < 1:
         raise ProfileError(None, f"sample_size must be >= 1, got {sample_size}")
     if n_bins < 1:
         raise ProfileError(None, f"n_bins must be >= 1, got {n_bins}")
     columns = _columns_of(data)
+    performance = _performance(
+        columns, label_column, performance_column, prediction_columns, task, threshold
+    )
+    if label_column is not None:
+        exclude = (*exclude, label_column)
     unknown = [n for n in (*categorical, *prediction_columns) if n not in columns]
     if unknown:
         raise ProfileError(None, f"columns not in the data: {', '.join(sorted(unknown))}")
@@ -134,7 +148,50 @@ def build_profile(
             profiles[name] = _numeric_profile(name, role, values, sample_size, n_bins, seed)
     if not profiles:
         raise ProfileError(None, "no columns to profile")
-    return _assemble(model, version, profiles, created_at=time.time(), performance=None)
+    return _assemble(model, version, profiles, created_at=time.time(), performance=performance)
+
+
+def _performance(
+    columns: Mapping[str, Any],
+    label: str | None,
+    scored: str | None,
+    predictions: Sequence[str],
+    task: Literal["classification", "regression"] | None,
+    threshold: float,
+) -> dict[str, float] | None:
+    if label is None:
+        if scored is not None:
+            raise ProfileError(None, "a performance column needs a label column")
+        return None
+    if scored is None:
+        if len(predictions) != 1:
+            raise ProfileError(
+                None, "with a label column, name the scored prediction column (one of several)"
+            )
+        scored = predictions[0]
+    missing = [name for name in (label, scored) if name not in columns]
+    if missing:
+        raise ProfileError(None, f"columns not in the data: {', '.join(sorted(missing))}")
+    from driftline_sidecar.performance import compute_performance
+
+    found = compute_performance(
+        _python_values(columns[scored]),
+        _python_values(columns[label]),
+        task=task,
+        threshold=threshold,
+    )
+    return {name: float(value) for name, value in found.metrics.items()}
+
+
+def _python_values(values: Any) -> list[Any]:
+    """Values as Python objects, NaN and None as None (pairs with a missing side are skipped)."""
+    out: list[Any] = []
+    for value in np.asarray(values).tolist():
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            out.append(None)
+        else:
+            out.append(value)
+    return out
 
 
 def _columns_of(data: Any) -> dict[str, Any]:
