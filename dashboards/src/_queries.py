@@ -32,7 +32,8 @@ def queries_of(model: Mapping[str, Any]) -> list[DashboardQuery]:
     """The PromQL of every panel target and every label_values variable of a dashboard's JSON model.
 
     A variable's ``label_values(SELECTOR, label)`` contributes its SELECTOR, the
-    PromQL part of it, with the panel title ``variable <name>``.
+    PromQL part of it, with the panel title ``variable <name>``; an annotation's
+    query has the title ``annotation <name>``.
     """
     uid = str(model["uid"])
     found = [
@@ -48,4 +49,9 @@ def queries_of(model: Mapping[str, Any]) -> list[DashboardQuery]:
         match = _LABEL_VALUES.match(text) if isinstance(text, str) else None
         if match:
             found.append(DashboardQuery(uid, f"variable {var['name']}", "", match["selector"]))
+    for annotation in model.get("annotations", {}).get("list", []):
+        if annotation.get("expr"):
+            found.append(
+                DashboardQuery(uid, f"annotation {annotation['name']}", "", annotation["expr"])
+            )
     return found

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
 
-from dashboards.src._common import base_dashboard, query, table_panel, timeseries_panel, variable
+from dashboards.src._common import (
+    DATASOURCE,
+    base_dashboard,
+    query,
+    table_panel,
+    timeseries_panel,
+    variable,
+)
 
 __all__ = ["UID", "build"]
 
@@ -188,6 +195,92 @@ def build() -> dashboard.Dashboard:
             )
         )
     )
+    shadow_sel = 'model=~"$model", challenger_version=~"$version"'
+    shadow_legend = "{{champion_version}} vs {{challenger_version}} {{output}}"
+    comparison = (
+        dashboard.Row("Version comparison")
+        .with_panel(
+            timeseries_panel(
+                "Shadow agreement",
+                "Share of shadow pairs where champion and challenger give the same label "
+                "(scores thresholded for classification models).",
+                [query(f"driftline_shadow_agreement_ratio{{{shadow_sel}}}", shadow_legend)],
+                unit="percentunit",
+                width=8,
+                runbooks=("DriftlineChallengerDivergence",),
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Paired differences",
+                "Challenger minus champion on the same requests: mean, mean absolute, "
+                "5th and 95th percentiles.",
+                [
+                    query(
+                        f"driftline_shadow_difference{{{shadow_sel}, "
+                        'statistic=~"mean|mean_abs|p05|p95"}',
+                        shadow_legend + " {{statistic}}",
+                    )
+                ],
+                unit="short",
+                width=8,
+                runbooks=("DriftlineChallengerDivergence",),
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Prediction drift between versions",
+                "Effect size of version b's predictions against version a's: shadow pairs "
+                "(same requests) or each version's recent records (canary).",
+                [
+                    query(
+                        "driftline_version_prediction_drift_effect_size"
+                        '{model=~"$model", version_b=~"$version"}',
+                        "{{version_a}} → {{version_b}} {{output}} {{method}}",
+                    )
+                ],
+                unit="short",
+                width=8,
+            )
+        )
+    )
+    performance = (
+        dashboard.Row("Performance")
+        .with_panel(
+            timeseries_panel(
+                "Performance by version",
+                "Metrics over each version's last joined outcomes, and on its reference data.",
+                [
+                    query(f"driftline_model_performance{{{_SEL}}}", "{{version}} {{metric}}"),
+                    query(
+                        f"driftline_model_performance_reference{{{_SEL}}}",
+                        "{{version}} {{metric}} (reference)",
+                        "B",
+                    ),
+                ],
+                unit="short",
+                width=12,
+                runbooks=("DriftlinePerformanceDegraded",),
+            )
+        )
+        .with_panel(
+            timeseries_panel(
+                "Outcomes joined",
+                "Outcomes received per second by join status (all models), and the outcomes "
+                "in each version's performance window.",
+                [
+                    query(f"sum by (status) (rate(driftline_outcomes_total{_RATE}))", "{{status}}"),
+                    query(
+                        f"driftline_model_performance_outcomes{{{_SEL}}}",
+                        "{{version}} in window",
+                        "B",
+                    ),
+                ],
+                unit="short",
+                width=12,
+            )
+        )
+    )
     info = dashboard.Row("Provenance").with_panel(
         table_panel(
             "Model info",
@@ -233,5 +326,19 @@ def build() -> dashboard.Dashboard:
         .with_row(latency)
         .with_row(predictions)
         .with_row(drift)
+        .with_row(comparison)
+        .with_row(performance)
         .with_row(info)
+        .annotation(
+            dashboard.AnnotationQuery()
+            .name("Deployments")
+            .datasource(DATASOURCE)
+            .enable(True)
+            .icon_color("blue")
+            # True during the first two minutes after a version starts serving in a process.
+            .expr(
+                'driftline_model_start_time_seconds{model=~"$model", version=~"$version"} '
+                "> time() - 120"
+            )
+        )
     )
