@@ -335,10 +335,10 @@ def build() -> dashboard.Dashboard:
             .datasource(DATASOURCE)
             .enable(True)
             .icon_color("blue")
-            # True during the first two minutes after a version starts serving in a process.
+            # Present during the first two minutes after a version first served (any replica).
             .expr(
-                'driftline_model_start_time_seconds{model=~"$model", version=~"$version"} '
-                "> time() - 120"
+                "min by (model, version) (driftline_model_start_time_seconds"
+                '{model=~"$model", version=~"$version"}) > time() - 120'
             )
         )
     )
