@@ -78,7 +78,8 @@ class SidecarConfig:
 
     host: str = "127.0.0.1"
     port: int = 8765
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
+    """Never in ``repr()``, so a logged configuration does not leak it."""
     max_body_bytes: int = 10 * 1024 * 1024
     state_dir: Path | None = None
     snapshot_interval: float = 60.0
