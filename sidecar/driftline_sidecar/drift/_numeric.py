@@ -8,10 +8,13 @@ import numpy as np
 
 from driftline_sidecar.profile import ColumnProfile
 
-from ._types import FloatArray, Histogram, IntArray
+from ._types import BoolArray, FloatArray, Histogram, IntArray
 
 EPSILON = 1e-4
 """Floor on a bin's proportion in PSI, so an empty bin gives a large but finite term."""
+
+RANK_CHUNK = 4096
+"""Window values ranked per ``searchsorted`` call: its result stays a small, reused block."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class NumericReference:
     center: float = 0.0
     centered_sums: FloatArray = field(default_factory=lambda: np.zeros(1))
     """``centered_sums[k]``: the sum of the ``k`` smallest ``sample - center`` (Wasserstein)."""
+    padded: FloatArray = field(default_factory=lambda: np.array([-np.inf, np.inf]))
+    """The sample between -inf and +inf: ``padded[k]`` is the k-th smallest value (KS ties)."""
 
 
 def fit_numeric(column: ColumnProfile) -> NumericReference:
@@ -34,10 +39,12 @@ def fit_numeric(column: ColumnProfile) -> NumericReference:
     total = int(column.bin_counts.sum())
     proportions = column.bin_counts / total if total else np.zeros(column.bin_counts.size)
     center = float(column.sample.mean()) if column.sample.size else 0.0
+    padded = np.concatenate(([-np.inf], column.sample, [np.inf]))
     return NumericReference(
         center=center,
         centered_sums=np.concatenate(([0.0], np.cumsum(column.sample - center))),
-        sample=column.sample,
+        sample=padded[1:-1],
+        padded=padded,
         edges=column.bin_edges,
         proportions=proportions.astype(np.float64),
         std=float(column.std or 0.0),
@@ -45,14 +52,51 @@ def fit_numeric(column: ColumnProfile) -> NumericReference:
 
 
 @dataclass(frozen=True)
+class Scratch:
+    """Work arrays for windows of up to ``size`` values, reused by every column of an evaluation.
+
+    numpy allocates a new array for each intermediate result. At drift-window sizes (160 KB for
+    20,000 values) glibc hands such blocks back to the OS when they are freed, so every
+    temporary was page-faulted in again; that cost more than the arithmetic. The methods write
+    their intermediates here instead (ufuncs' ``out=``), so one evaluation touches one set of
+    pages. Not thread-safe: one `Scratch` per evaluation.
+    """
+
+    size: int
+    values: FloatArray
+    ranks: IntArray
+    floats: FloatArray
+    ints: IntArray
+    flags: BoolArray
+    ramp: IntArray
+    """``ramp[j] == j`` for ``j`` in ``0..size``."""
+
+    @classmethod
+    def of_size(cls, size: int) -> Scratch:
+        """Return work arrays for windows of up to ``size`` values."""
+        width = max(size, 1) + 1
+        return cls(
+            size=size,
+            values=np.empty(width),
+            ranks=np.empty(width, dtype=np.int64),
+            floats=np.empty((5, width)),
+            ints=np.empty((2, width), dtype=np.int64),
+            flags=np.empty((2, width), dtype=np.bool_),
+            ramp=np.arange(width, dtype=np.int64),
+        )
+
+
+@dataclass(frozen=True)
 class NumericWindow:
     """A window's finite values sorted once, shared by the methods scoring it.
 
-    It also remembers, per reference sample, each value's rank in that sample
+    ``values`` may live in ``scratch.values``: a window is valid until its scratch sorts the
+    next one. It also remembers the ranks of its values in one reference sample
     (``searchsorted(sample, values, "right")``), the step KS and Wasserstein share.
     """
 
     values: FloatArray
+    scratch: Scratch
     _ranks: dict[int, tuple[FloatArray, IntArray]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -62,37 +106,39 @@ class NumericWindow:
         cached = self._ranks.get(id(sample))
         if cached is not None and cached[0] is sample:
             return cached[1]
-        ranks = merge_ranks(sample, self.values)
+        ranks = self.scratch.ranks[: self.values.size]
+        rank_into(sample, self.values, ranks)
+        self._ranks.clear()  # the scratch holds the ranks of one sample at a time
         self._ranks[id(sample)] = (sample, ranks)  # holding `sample` keeps its id unique
         return ranks
 
 
-def merge_ranks(sample: FloatArray, values: FloatArray) -> IntArray:
-    """Return ``searchsorted(sample, values, "right")`` for two sorted arrays, by merging them.
+def rank_into(sample: FloatArray, values: FloatArray, out: IntArray) -> None:
+    """Write ``searchsorted(sample, values, "right")`` into ``out``, a block at a time."""
+    for start in range(0, values.size, RANK_CHUNK):
+        stop = start + RANK_CHUNK
+        out[start:stop] = np.searchsorted(sample, values[start:stop], side="right")
 
-    A stable argsort of the concatenation merges the two sorted runs in linear passes (faster
-    than one binary search per value); equal values keep the sample first, so each window
-    value's merged position minus its index counts the sample values ``<=`` it.
-    """
-    order = np.argsort(np.concatenate((sample, values)), kind="stable")
-    return (np.flatnonzero(order >= sample.size) - np.arange(values.size)).astype(np.int64)
+
+def sort_finite_into(values: FloatArray, scratch: Scratch) -> FloatArray:
+    """Return the finite ``values`` sorted, in ``scratch.values``."""
+    finite = np.isfinite(values)
+    out = scratch.values[: int(np.count_nonzero(finite))]
+    if out.size == values.size:
+        np.copyto(out, values)
+    else:
+        np.compress(finite, values, out=out)
+    out.sort()
+    return out
 
 
 def prepare(values: FloatArray | NumericWindow) -> NumericWindow:
     """Return ``values`` as a `NumericWindow` (finite values only, sorted)."""
     if isinstance(values, NumericWindow):
         return values
-    return NumericWindow(sorted_finite(values))
-
-
-def sorted_finite(values: FloatArray) -> FloatArray:
-    """Return the finite values sorted; an input already finite and sorted is returned as is."""
     array = np.asarray(values, dtype=np.float64)
-    if not np.isfinite(array).all():
-        array = array[np.isfinite(array)]
-    if array.size > 1 and not bool((array[1:] >= array[:-1]).all()):
-        array = np.sort(array)
-    return array
+    scratch = Scratch.of_size(array.size)
+    return NumericWindow(sort_finite_into(array, scratch), scratch)
 
 
 def require_values(reference: NumericReference, window: NumericWindow, method: str) -> None:

@@ -14,6 +14,7 @@ Kind = Literal["numeric", "categorical"]
 Purpose = Literal["test", "effect"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 State = TypeVar("State")
 
 

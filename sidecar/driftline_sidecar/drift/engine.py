@@ -123,7 +123,9 @@ def evaluate(
     started = time.perf_counter()
     chosen = settings or fitted.settings
     columns = [_refit(f, chosen) if chosen is not fitted.settings else f for f in fitted.columns]
-    scored = [_score_column(f, window.get(f.column.name)) for f in columns]
+    n_window = max((len(v) for v in window.values()), default=0)
+    scratch = _numeric.Scratch.of_size(n_window)
+    scored = [_score_column(f, window.get(f.column.name), scratch) for f in columns]
     tested = [i for i, s in enumerate(scored) if s.status == "tested"]
     p_values = [_p_value(scored[i].test) for i in tested]
     adjusted = dict(zip(tested, benjamini_hochberg(p_values).tolist(), strict=True))
@@ -138,7 +140,7 @@ def evaluate(
         evaluated_at=evaluated_at,
         q=chosen.q,
         columns=results,
-        n_window=max((len(v) for v in window.values()), default=0),
+        n_window=n_window,
         duration_s=time.perf_counter() - started,
     )
 
@@ -156,9 +158,11 @@ def _p_value(result: MethodResult | None) -> float:
     return result.p_value
 
 
-def _score_column(fitted: FittedColumn, raw: npt.NDArray[Any] | None) -> _Scored:
+def _score_column(
+    fitted: FittedColumn, raw: npt.NDArray[Any] | None, scratch: _numeric.Scratch
+) -> _Scored:
     if fitted.column.kind == "numeric":
-        return _score_numeric(fitted, raw)
+        return _score_numeric(fitted, raw, scratch)
     return _score_categorical(fitted, raw)
 
 
@@ -189,7 +193,9 @@ def _float_or_nan(value: Any) -> float:
         return float("nan")
 
 
-def _score_numeric(fitted: FittedColumn, raw: npt.NDArray[Any] | None) -> _Scored:
+def _score_numeric(
+    fitted: FittedColumn, raw: npt.NDArray[Any] | None, scratch: _numeric.Scratch
+) -> _Scored:
     reference = fitted.reference
     assert isinstance(reference, _numeric.NumericReference)
     n_reference = int(reference.sample.size)
@@ -197,14 +203,11 @@ def _score_numeric(fitted: FittedColumn, raw: npt.NDArray[Any] | None) -> _Score
     if raw is None:
         quality = {"missing": 1.0, "non_finite": 0.0, "out_of_range": 0.0}
         return _Scored("absent", 0, n_reference, quality, reference_hist, None)
-    values = _as_float(raw)
-    total = values.size
-    finite_mask = np.isfinite(values)
-    values = np.sort(values[finite_mask])
-    missing = (
-        int(np.isnan(raw).sum()) if raw.dtype.kind == "f" else int(np.isnan(_as_float(raw)).sum())
-    )
+    raw_values = _as_float(raw)
+    total = raw_values.size
+    values = _numeric.sort_finite_into(raw_values, scratch)
     n = int(values.size)
+    missing = int(np.count_nonzero(np.isnan(raw_values))) if n < total else 0
     low, high = fitted.column.min, fitted.column.max
     outside = 0
     if n and low is not None and high is not None:
@@ -222,7 +225,7 @@ def _score_numeric(fitted: FittedColumn, raw: npt.NDArray[Any] | None) -> _Score
     status = _status(fitted, raw, n, n_reference)
     if status != "tested":
         return _Scored(status, n, n_reference, quality, reference_hist, window_hist)
-    shared = _numeric.NumericWindow(values)
+    shared = _numeric.NumericWindow(values, scratch)
     return _Scored(
         status,
         n,

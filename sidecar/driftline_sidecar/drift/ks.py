@@ -18,10 +18,17 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-from ._numeric import NumericReference, NumericWindow, fit_numeric, prepare, require_values
+from ._numeric import (
+    NumericReference,
+    NumericWindow,
+    Scratch,
+    fit_numeric,
+    prepare,
+    require_values,
+)
 from ._types import FloatArray, IntArray, Method, MethodResult
 
-__all__ = ["METHOD", "ks_p_value", "ks_statistic", "score"]
+__all__ = ["METHOD", "ks_p_value", "ks_statistic", "ks_statistic_untied", "score"]
 
 EXACT_LIMIT = 8.0
 """Above this ``n·D²`` the p-value is the Kolmogorov limit (see the module docstring)."""
@@ -50,9 +57,38 @@ def ks_statistic(reference: FloatArray, window: FloatArray, ranks: IntArray | No
     # The same expressions as scipy (count / n1 - count / n2) so the floats are identical.
     at = right / n1 - (ends + 1) / n2
     below = left / n1 - starts / n2
-    max_s = max(float(at.max()), float(below.max()), 0.0)
-    min_s = min(float(at.min()), float(below.min()), 0.0)
+    return _two_sided(float(at.max()), float(below.max()), float(at.min()), float(below.min()))
+
+
+def _two_sided(*extremes: float) -> float:
+    """Return scipy's two-sided statistic from the extremes of ``F_reference - F_window``."""
+    max_s = max(*extremes, 0.0)
+    min_s = min(*extremes, 0.0)
     return max(max_s, min(-min_s, 1.0))
+
+
+def ks_statistic_untied(
+    reference: NumericReference, window: FloatArray, ranks: IntArray, scratch: Scratch
+) -> float | None:
+    """Return the KS statistic as `ks_statistic` does, or None when any value is tied.
+
+    Without ties (no repeated window value, no window value equal to a sample value) the
+    window's step at ``w_j`` goes from ``j/n2`` to ``(j+1)/n2`` while the reference stays at
+    ``ranks[j]/n1``: two subtractions over the window, written into ``scratch``.
+    """
+    n1, n2 = reference.sample.size, window.size
+    flags = scratch.flags[0]
+    if n2 > 1 and np.equal(window[1:], window[:-1], out=flags[: n2 - 1]).any():
+        return None
+    left_neighbour = np.take(reference.padded, ranks, out=scratch.floats[0, :n2])
+    if np.equal(left_neighbour, window, out=flags[:n2]).any():
+        return None
+    f_reference = np.divide(ranks, n1, out=scratch.floats[0, :n2])
+    f_window = np.divide(scratch.ramp[: n2 + 1], n2, out=scratch.floats[1, : n2 + 1])
+    # The same expressions as scipy (count / n1 - count / n2) so the floats are identical.
+    below = np.subtract(f_reference, f_window[:-1], out=scratch.floats[2, :n2])
+    at = np.subtract(f_reference, f_window[1:], out=scratch.floats[3, :n2])
+    return _two_sided(float(at.max()), float(below.max()), float(at.min()), float(below.min()))
 
 
 def score(reference: NumericReference, window: FloatArray | NumericWindow) -> MethodResult:
@@ -60,7 +96,10 @@ def score(reference: NumericReference, window: FloatArray | NumericWindow) -> Me
     prepared = prepare(window)
     require_values(reference, prepared, "ks")
     values = prepared.values
-    d = ks_statistic(reference.sample, values, prepared.ranks_in(reference.sample))
+    ranks = prepared.ranks_in(reference.sample)
+    d = ks_statistic_untied(reference, values, ranks, prepared.scratch)
+    if d is None:
+        d = ks_statistic(reference.sample, values, ranks)
     return MethodResult(statistic=d, p_value=ks_p_value(d, reference.sample.size, values.size))
 
 
