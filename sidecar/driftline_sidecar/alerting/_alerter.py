@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from prometheus_client import CollectorRegistry
 
@@ -33,8 +33,11 @@ class Alerter:
         registry: CollectorRegistry,
         *,
         destinations: Sequence[Destination] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock`` is the wall clock of alert times (``startsAt``, resends); tests inject one."""
         self.settings = settings
+        self._clock = clock
         self._state = AlertState(settings)
         self._lock = threading.Lock()
         self._metrics = AlertingMetrics(registry, self.active_alerts)
@@ -59,7 +62,7 @@ class Alerter:
 
         ``now`` is the Unix time of the evaluation (default: the current time).
         """
-        at = time.time() if now is None else now
+        at = self._clock() if now is None else now
         with self._lock:
             transitions = self._state.observe(
                 model, version, evaluation, has_profile=has_profile, now=at
@@ -81,7 +84,7 @@ class Alerter:
 
         Used for the version alerts (`divergence_condition`, `performance_condition`).
         """
-        at = time.time() if now is None else now
+        at = self._clock() if now is None else now
         with self._lock:
             transitions = self._state.observe_conditions(
                 model, version, conditions, scope=scope, now=at
@@ -113,7 +116,7 @@ class Alerter:
         self._dispatcher.close(timeout)
 
     def _resend(self) -> None:
-        now = time.time()
+        now = self._clock()
         with self._lock:
             due = self._state.due_for_resend(now)
         self._dispatcher.submit(Batch(tuple(due), created_at=now, resend=True))

@@ -123,12 +123,18 @@ class AlertState:
         return [Transition(previous, self._render(tracked))]
 
     def due_for_resend(self, now: float) -> list[Alert]:
-        """Return firing alerts last sent ``resend_interval`` or more ago, now stamped sent."""
+        """Return firing alerts last sent ``resend_interval`` or more ago, now stamped sent.
+
+        A ``now`` before the last send means the wall clock was set back: the alert
+        is re-sent at once and timed from ``now`` on, rather than held back (and left
+        to expire in Alertmanager) until the clock catches up.
+        """
         due: list[Alert] = []
         for tracked in self._tracked.values():
             if tracked.status != "firing":
                 continue
-            if now - tracked.last_sent >= self._settings.resend_interval:
+            elapsed = now - tracked.last_sent
+            if elapsed >= self._settings.resend_interval or elapsed < 0:
                 tracked.last_sent = now
                 due.append(self._render(tracked))
         return due
