@@ -6,19 +6,21 @@ configures driftline (capture to ``--sidecar-url``), serves the SDK metrics with
 
 - ``GET /healthz``: ``{"metrics_port": N}``;
 - ``POST /predict`` ``{"model", "version", "rows": [features, ...], "fail": bool,
-  "sleep": seconds, "challenger": version or null}``: one decorated call per row (each
-  raises when ``fail``, sleeps ``sleep`` first; with ``challenger``, a challenger of
-  that version runs in shadow mode next to every call); answers ``{"calls": n}`` once
-  the champion's calls are done.
+  "sleep": seconds, "challenger": version or null, "outcomes": bool}``: one decorated
+  call per row (each raises when ``fail``, sleeps ``sleep`` first; with ``challenger``,
+  a challenger of that version runs in shadow mode next to every call; with
+  ``outcomes``, each successful call's ground truth is sent with
+  ``driftline.record_outcome``); answers ``{"calls": n}`` once the champion's calls are
+  done, or 500 ``{"error": ...}``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import math
+import random
 import time
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,6 +64,10 @@ def _challenger(features: Mapping[str, Any], **_: object) -> dict[str, object]:
     return _outputs(min(1.0, _probability(features) + 0.05))
 
 
+# The true outcome of each prediction, drawn from its probability (the model is calibrated).
+_outcomes = random.Random(0)
+
+
 class _Models:
     """One decorated function per model version (and challenger), built on first use."""
 
@@ -71,10 +77,28 @@ class _Models:
     def get(self, model: str, version: str, challenger: str | None) -> Predict:
         key = (model, version, challenger)
         if key not in self._functions:
-            shadow = None if challenger is None else driftline.Shadow(_challenger, challenger)
+            shadow = (
+                None if challenger is None else driftline.Shadow(_challenger, version=challenger)
+            )
             decorate = driftline.monitor(model=model, version=version, shadow=shadow)
             self._functions[key] = decorate(_model)
         return self._functions[key]
+
+
+def _run(models: _Models, body: Mapping[str, Any]) -> int:
+    """Call the model once per row of a ``/predict`` body; return the number of calls."""
+    predict = models.get(body["model"], body["version"], body.get("challenger"))
+    fail, sleep = bool(body.get("fail")), float(body.get("sleep", 0))
+    for row in body["rows"]:
+        try:
+            predict(row, fail=fail, sleep=sleep)
+        except ValueError:
+            continue  # the model's own failure: driftline counts it as outcome="error"
+        prediction_id = driftline.last_prediction_id()
+        if body.get("outcomes") and prediction_id is not None:
+            churned = _outcomes.random() < _probability(row)
+            driftline.record_outcome(prediction_id, int(churned))
+    return len(body["rows"])
 
 
 def _handler(models: _Models, metrics_port: int) -> type[BaseHTTPRequestHandler]:
@@ -83,13 +107,11 @@ def _handler(models: _Models, metrics_port: int) -> type[BaseHTTPRequestHandler]
             self._answer(200, {"metrics_port": metrics_port})
 
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-            predict = models.get(body["model"], body["version"], body.get("challenger"))
-            for row in body["rows"]:
-                # The model's own failure is counted by driftline as outcome="error".
-                with contextlib.suppress(ValueError):
-                    predict(row, fail=bool(body.get("fail")), sleep=float(body.get("sleep", 0)))
-            self._answer(200, {"calls": len(body["rows"])})
+            try:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                self._answer(200, {"calls": _run(models, body)})
+            except Exception as exc:  # shown to the test, which fails with it
+                self._answer(500, {"error": repr(exc)})
 
         def _answer(self, status: int, document: object) -> None:
             raw = json.dumps(document).encode()

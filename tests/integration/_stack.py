@@ -61,13 +61,17 @@ def customers(rng: np.random.Generator, n: int, *, drifted: bool = False) -> lis
 
 
 def write_reference(path: Path, *, model: str, version: str, n: int = 3_000) -> Path:
-    """Save the reference profile of ``n`` normal customers and the model's outputs on them."""
-    rows = customers(np.random.default_rng(0), n)
+    """Save the reference profile of ``n`` normal customers and the model's outputs on them,
+    with its performance against labels drawn from the model's own probabilities."""
+    rng = np.random.default_rng(0)
+    rows = customers(rng, n)
     outputs = [score(row) for row in rows]
+    probability = np.array([o["probability"] for o in outputs], dtype=float)
     data = {
         **{name: np.array([row[name] for row in rows]) for name in rows[0]},
-        "probability": np.array([o["probability"] for o in outputs]),
+        "probability": probability,
         "label": np.array([o["label"] for o in outputs], dtype=object),
+        "churned": (rng.random(n) < probability).astype(int),
     }
     profile = build_profile(
         data,
@@ -75,6 +79,9 @@ def write_reference(path: Path, *, model: str, version: str, n: int = 3_000) -> 
         version=version,
         categorical=["plan", "label"],
         prediction_columns=["probability", "label"],
+        label_column="churned",
+        performance_column="probability",
+        task="classification",
     )
     save_profile(profile, path)
     return path
@@ -154,11 +161,13 @@ class ModelService:
         fail: bool = False,
         sleep: float = 0.0,
         challenger: str | None = None,
+        outcomes: bool = False,
     ) -> None:
         """One decorated call per row of ``model`` ``version`` (with a ``challenger`` version
-        in shadow mode); returns once the champion's calls ran."""
+        in shadow mode, and ground truth when ``outcomes``); returns once the champion's
+        calls ran."""
         body = {"model": model, "version": version, "rows": list(rows), "fail": fail}
-        body.update(sleep=sleep, challenger=challenger)
+        body.update(sleep=sleep, challenger=challenger, outcomes=outcomes)
         fetch_json(self.url + "/predict", method="POST", body=body)
 
 

@@ -1,6 +1,6 @@
 """The whole stack with real components: SDK, sidecar, Prometheus, Alertmanager, dashboards.
 
-One stack for the module (about a minute): an Alertmanager whose webhook receiver is a
+One stack for the module, started once: an Alertmanager whose webhook receiver is a
 ``WebhookRecorder``; a ``driftline sidecar`` process sending its alerts to that
 Alertmanager; a model service process (``_model_service``: decorated models, capture to
 the sidecar, ``driftline.start_metrics_server``); and a Prometheus with exemplar storage
@@ -16,8 +16,10 @@ So that every dashboard panel and every rule expression has data to return, the 
 also produces each condition the rules look for:
 
 - churn 1.0.0 gets normal traffic, then traffic whose ``tenure_months`` drifted, then
-  normal traffic again, with about 9 % of its calls raising (the error burn rates), and
-  a challenger, version 1.1.0, in shadow mode next to every call;
+  normal traffic again, with about 9 % of its calls raising (the error burn rates), a
+  challenger, version 1.1.0, in shadow mode next to every call, and the ground truth of
+  every successful call (``record_outcome``; the reference profile holds the model's
+  performance on labelled data);
 - model ``fraud`` answers a third of its calls after 0.6 s (the latency burn rates; the
   sidecar has no profile for it, so it also raises ``DriftlineMissingReference``);
 - churn 0.9.0 runs on a second service process whose sidecar URL hangs: its capture
@@ -79,6 +81,9 @@ SLOW_MODEL = "fraud"
 SERVICE_JOB, SIDECAR_JOB = "churn-api", "driftline-sidecar"
 DRIFT_ALERT, BURN_ALERT = "DriftlineFeatureDrift", "DriftlineModelErrorBudgetFastBurn"
 VARIABLES = {"model": MODEL, "version": VERSION, "feature": FEATURE}
+# The versions dashboard compares versions: there the champion and its challenger are
+# chosen (a multi-value choice is a regex alternation).
+DASHBOARD_VARIABLES = {"driftline-versions": {**VARIABLES, "version": f"{VERSION}|{CHALLENGER}"}}
 TIMEOUT = 60.0
 
 # Expressions allowed to return no data in this test, by case id, with the reason.
@@ -90,20 +95,46 @@ T = TypeVar("T")
 # --- the expressions under test ----------------------------------------------------------------
 
 
+def _unique(cases: list[tuple[str, str]]) -> dict[str, str]:
+    """``cases`` as a mapping, a repeated id numbered (``id#2``) so no expression is lost."""
+    unique: dict[str, str] = {}
+    for case, expr in cases:
+        name, n = case, 1
+        while name in unique:
+            n += 1
+            name = f"{case}#{n}"
+        unique[name] = expr
+    return unique
+
+
 def _dashboard_cases() -> dict[str, str]:
-    return {
-        f"{q.dashboard_uid}/{q.panel_title}/{q.ref_id}": substitute(q.expr, VARIABLES)
-        for q in all_queries()
-    }
+    return _unique(
+        [
+            (
+                f"{q.dashboard_uid}/{q.panel_title}/{q.ref_id}",
+                substitute(q.expr, DASHBOARD_VARIABLES.get(q.dashboard_uid, VARIABLES)),
+            )
+            for q in all_queries()
+        ]
+    )
 
 
-def _rule_cases() -> dict[str, str]:
-    return {
-        f"{path.name}/{rule.get('alert') or rule.get('record')}": str(rule["expr"])
+def _rules() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (group["name"], rule)
         for path in RULE_FILES
         for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]
         for rule in group["rules"]
-    }
+    ]
+
+
+def _rule_cases() -> dict[str, str]:
+    return _unique(
+        [
+            (f"{group}/{rule.get('alert') or rule.get('record')}", str(rule["expr"]))
+            for group, rule in _rules()
+        ]
+    )
 
 
 DASHBOARD_CASES = _dashboard_cases()
@@ -140,6 +171,11 @@ def _sidecar_config(directory: Path, profile: Path, alertmanager_url: str) -> Pa
             "service": "churn-api",
             "backoff": 0.1,
             "backoff_max": 1,
+        },
+        "versions": {
+            "min_pairs": 20,
+            "min_outcomes": 20,
+            "models": {MODEL: {"task": "classification", "output": "probability"}},
         },
         "models": [
             {"model": MODEL, "version": version, "profile": str(profile)}
@@ -265,7 +301,7 @@ def _start_traffic(stack: Stack) -> None:
 
     def churn(_: int) -> None:
         rows = customers(churn_rng, 20, drifted=traffic.drifted)
-        service.predict(MODEL, VERSION, rows, challenger=CHALLENGER)
+        service.predict(MODEL, VERSION, rows, challenger=CHALLENGER, outcomes=True)
         service.predict(MODEL, VERSION, customers(churn_rng, 2), fail=True)
 
     def fraud(n: int) -> None:
@@ -441,12 +477,7 @@ def test_every_rule_evaluates_without_error(story: Story, stack: Stack) -> None:
         for group in stack.prometheus.rules()
         for rule in group["rules"]
     }
-    expected = {
-        (group["name"], rule.get("alert") or rule.get("record")): "ok"
-        for path in RULE_FILES
-        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]
-        for rule in group["rules"]
-    }
+    expected = {(group, rule.get("alert") or rule.get("record")): "ok" for group, rule in _rules()}
     assert loaded == expected
 
 
