@@ -1,0 +1,211 @@
+"""The champion's latency with shadow mode on against off, measured in the same run.
+
+Usage: ``.venv/bin/python benchmarks/shadow_overhead.py [--quick]``. Writes
+``benchmarks/results/shadow_overhead.md``.
+
+The champion is a monitored function doing about 1 ms of work; the challenger
+does the same work on driftline's shadow worker thread. Three variants of the
+champion run in one process, interleaved in blocks whose order rotates every
+round so machine noise reaches all of them:
+
+- **off**: ``@monitor`` without a challenger;
+- **on, 10%**: ``@monitor(shadow=Shadow(..., sample_rate=0.1))``;
+- **on, 100%**: every call shadowed (with one worker the challenger, as slow as
+  the champion, cannot always keep up: the rest are skipped and counted).
+
+Each call is timed on the caller's thread with ``time.perf_counter`` around
+the decorated call; p50 and p99 are over every call of a variant. Capture is
+on: the records of both roles go to a real ``CaptureQueue`` whose shipper is
+not started (sending is measured by the capture benchmarks), large enough that
+nothing is dropped. Tracing is off and 1% of calls are logged to
+``os.devnull``.
+
+Two kinds of work: ``time.sleep(0.001)`` (the thread waits, as for I/O or a
+model server) and a numpy matrix product of about 1 ms, which runs in
+OpenBLAS (one thread, ``OPENBLAS_NUM_THREADS=1`` unless set) without the GIL.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS thread per product, set before numpy loads: the machine has 2 cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import gc
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import driftline
+import numpy as np
+from _common import fmt_seconds, is_quick, write_results
+from driftline import _runtime
+from driftline._capture import CaptureQueue, CaptureSettings
+from prometheus_client import CollectorRegistry
+
+FEATURES = {f"f{i:02d}": float(i) + 0.5 for i in range(20)}
+TARGET_RATIO = 1.05
+
+
+def sleep_work() -> float:
+    """About 1 ms of waiting (the GIL is released)."""
+    time.sleep(0.001)
+    return 0.5
+
+
+def numpy_work_for(target: float = 0.001) -> Callable[[], float]:
+    """A matrix product sized to take about ``target`` seconds on this machine."""
+    rng = np.random.default_rng(7)
+    size = 64
+    while True:
+        matrix = rng.random((size, size))
+        runs = []
+        for _ in range(31):
+            start = time.perf_counter()
+            matrix @ matrix
+            runs.append(time.perf_counter() - start)
+        if statistics.median(runs) >= target or size >= 1024:
+            break
+        size += 16
+
+    def work() -> float:
+        return float((matrix @ matrix)[0, 0] > 0) * 0.5
+
+    return work
+
+
+def p(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0 to 1) of ``values``, by linear interpolation."""
+    return float(np.quantile(np.asarray(values), q))
+
+
+def measure(
+    work: Callable[[], float], calls: int, rounds: int, devnull: Any
+) -> tuple[dict[str, list[float]], CollectorRegistry]:
+    """Per-call seconds of each variant, the variants interleaved in blocks of ``calls``."""
+    registry = CollectorRegistry()
+    settings = driftline.configure(
+        service_name="bench",
+        registry=registry,
+        trace_sample_rate=0.0,
+        log_sample_rate=0.01,
+        log_output=devnull,
+        sidecar_url="http://127.0.0.1:9",
+        capture_exit_timeout=0.1,
+    )
+    queue = CaptureQueue(
+        CaptureSettings(
+            url="http://127.0.0.1:9", service_name="bench", queue_size=6 * calls * rounds + 10
+        ),
+        registry=registry,
+    )
+    previous = _runtime.install(_runtime.build(settings, capture=queue))
+    if previous is not None:
+        previous.close(0.0)
+
+    def model(features: dict[str, float]) -> float:
+        return work()
+
+    def challenger(features: dict[str, float]) -> float:
+        return work()
+
+    variants: dict[str, Callable[[dict[str, float]], float]] = {
+        "off": driftline.monitor(model="churn", version="1")(model),
+        "on, 10%": driftline.monitor(
+            model="churn",
+            version="1",
+            shadow=driftline.Shadow(challenger, version="2", sample_rate=0.1, timeout=1.0),
+        )(model),
+        "on, 100%": driftline.monitor(
+            model="churn",
+            version="1",
+            shadow=driftline.Shadow(challenger, version="3", sample_rate=1.0, timeout=1.0),
+        )(model),
+    }
+    names = list(variants)
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    perf_counter = time.perf_counter
+    for round_ in range(rounds + 1):  # round 0 warms up and is not kept
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            fn = variants[name]
+            driftline.flush(5.0)  # start every block with an idle shadow executor
+            gc.collect()
+            block = []
+            for _ in range(calls):
+                start = perf_counter()
+                fn(FEATURES)
+                block.append(perf_counter() - start)
+            if round_:
+                timings[name].extend(block)
+    driftline.flush(5.0)
+    return timings, registry
+
+
+def shadow_counts(registry: CollectorRegistry, challenger_version: str) -> str:
+    """The challenger's outcomes as ``success/error/timeout/skipped``."""
+    labels = {"model": "churn", "version": "1", "challenger_version": challenger_version}
+    counts = [
+        registry.get_sample_value("driftline_shadow_calls_total", {**labels, "outcome": o}) or 0
+        for o in ("success", "error", "timeout", "skipped")
+    ]
+    return "/".join(f"{c:.0f}" for c in counts)
+
+
+def main() -> int:
+    """Run both kinds of work and write the results table."""
+    quick = is_quick()
+    calls, rounds = (100, 3) if quick else (500, 12)
+    load_before = os.getloadavg()
+    rows: list[list[object]] = []
+    with open(os.devnull, "w", encoding="utf-8") as devnull:
+        for label, work in (("time.sleep(1 ms)", sleep_work), ("numpy matmul", numpy_work_for())):
+            timings, registry = measure(work, calls, rounds, devnull)
+            off50, off99 = p(timings["off"], 0.5), p(timings["off"], 0.99)
+            for name, version in (("off", None), ("on, 10%", "2"), ("on, 100%", "3")):
+                p50, p99 = p(timings[name], 0.5), p(timings[name], 0.99)
+                rows.append(
+                    [
+                        label,
+                        name,
+                        fmt_seconds(p50),
+                        fmt_seconds(p99),
+                        f"{p50 / off50:.3f}",
+                        f"{p99 / off99:.3f}",
+                        fmt_seconds(statistics.fmean(timings[name])),
+                        shadow_counts(registry, version) if version else "n/a",
+                    ]
+                )
+                print(" | ".join(str(c) for c in rows[-1]), flush=True)
+    load_after = os.getloadavg()
+    driftline.shutdown(0.1)
+    notes = [
+        f"{rounds} rounds of {calls:,} calls per variant (one more round warms up and is not "
+        "kept); the variants run interleaved in blocks, their order rotating each round, and "
+        "the shadow executor is drained between blocks. p50/p99 are over every kept call; the "
+        f"ratios are against *off* in the same run (target: within {TARGET_RATIO}, i.e. 5%). "
+        "*shadow calls* is the challenger's success/error/timeout/skipped count.",
+        "The champion's thread pays one random draw, a free-slot pop and a `SimpleQueue.put` "
+        "per shadowed call; the challenger runs on a worker thread. With 2 cores, a challenger "
+        "that computes competes with the champion for CPU; one that waits does not.",
+        f"Load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; "
+        f"after: {', '.join(f'{x:.2f}' for x in load_after)}. The machine is shared by other "
+        "engineers' test runs, so numbers are noisy.",
+    ]
+    if quick:
+        notes.insert(0, "Quick run: for checking the script only, do not quote.")
+    write_results(
+        "shadow_overhead",
+        "Champion latency with shadow mode on and off",
+        ["work", "shadow", "p50", "p99", "p50 ratio", "p99 ratio", "mean", "shadow calls"],
+        rows,
+        notes,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
