@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -107,17 +108,35 @@ class NumericWindow:
         if cached is not None and cached[0] is sample:
             return cached[1]
         ranks = self.scratch.ranks[: self.values.size]
-        rank_into(sample, self.values, ranks)
+        rank_into(sample, self.values, ranks, self.scratch.ints[0])
         self._ranks.clear()  # the scratch holds the ranks of one sample at a time
         self._ranks[id(sample)] = (sample, ranks)  # holding `sample` keeps its id unique
         return ranks
 
 
-def rank_into(sample: FloatArray, values: FloatArray, out: IntArray) -> None:
-    """Write ``searchsorted(sample, values, "right")`` into ``out``, a block at a time."""
-    for start in range(0, values.size, RANK_CHUNK):
+def rank_into(sample: FloatArray, values: FloatArray, out: IntArray, work: IntArray) -> None:
+    """Write ``searchsorted(sample, values, "right")`` into ``out`` (both inputs sorted).
+
+    A binary search per key costs about the same whichever array is searched, so the shorter
+    side is looked up in the longer one: window values in the sample, or, for a window longer
+    than the sample, sample values in the window, whose positions counted cumulatively give
+    the same ranks. ``work`` (at least ``sample.size`` long) holds those positions.
+    """
+    if sample.size < values.size:
+        positions = work[: sample.size]
+        _search_into(values, sample, "left", positions)  # window values < each sample value
+        # A sample value is <= w_j exactly when fewer than j + 1 window values are below it.
+        np.cumsum(np.bincount(positions, minlength=values.size)[: values.size], out=out)
+    else:
+        _search_into(sample, values, "right", out)
+
+
+def _search_into(
+    array: FloatArray, keys: FloatArray, side: Literal["left", "right"], out: IntArray
+) -> None:
+    for start in range(0, keys.size, RANK_CHUNK):
         stop = start + RANK_CHUNK
-        out[start:stop] = np.searchsorted(sample, values[start:stop], side="right")
+        out[start:stop] = np.searchsorted(array, keys[start:stop], side=side)
 
 
 def sort_finite_into(values: FloatArray, scratch: Scratch) -> FloatArray:

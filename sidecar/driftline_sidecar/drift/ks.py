@@ -15,6 +15,8 @@ scipy's by less than 1e-6, stays positive as long as scipy's does, and keeps the
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import special, stats
 
@@ -105,11 +107,11 @@ def score(reference: NumericReference, window: FloatArray | NumericWindow) -> Me
 
 def ks_p_value(d: float, n1: int, n2: int) -> float:
     """Return the two-sided asymptotic p-value of ``d`` for samples of ``n1`` and ``n2``."""
-    m, n = sorted((float(n1), float(n2)), reverse=True)
-    en = float(np.round(m * n / (m + n)))
+    m, n = float(max(n1, n2)), float(min(n1, n2))
+    en = float(round(m * n / (m + n)))  # half to even, as scipy's np.round
     if en * d * d >= EXACT_LIMIT:
-        return float(special.kolmogorov(np.sqrt(en) * d))
-    return float(np.clip(stats.kstwo.sf(d, en), 0.0, 1.0))
+        return float(special.kolmogorov(math.sqrt(en) * d))
+    return min(max(float(stats.kstwo.sf(d, en)), 0.0), 1.0)
 
 
 METHOD: Method[NumericReference] = Method(
