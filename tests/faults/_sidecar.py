@@ -179,6 +179,11 @@ class SidecarProcess:
         """POST a protocol v1 body to ``/v1/records``."""
         return httpx.post(f"{self.url}/v1/records", json=body, timeout=30.0)
 
+    def send(self, body: dict[str, Any]) -> None:
+        """POST a body and fail, with the sidecar's answer, unless it is 202."""
+        answer = self.post(body)
+        assert answer.status_code == 202, f"{answer.status_code}: {answer.text}"
+
     def metric(self, name: str, **labels: str) -> float:
         """The value of one sample of ``/metrics`` (0.0 when absent)."""
         text = httpx.get(f"{self.url}/metrics", timeout=30.0).text

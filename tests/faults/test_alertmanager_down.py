@@ -95,7 +95,7 @@ def test_an_alert_fired_while_alertmanager_is_down_is_retried_and_delivered(
     (tmp_path / "am").mkdir()
     try:
         sidecar.start()
-        sidecar.post(records_body(1_000, shift=15.0)).raise_for_status()
+        sidecar.send(records_body(1_000, shift=15.0))
         wait(lambda: _failures(sidecar) >= 3, message="three failed delivery attempts")
         failed_before = (_sent(sidecar, "success"), _sent(sidecar, "failed"))
         with _alertmanager_on(am_port, tmp_path / "am"):
@@ -118,7 +118,7 @@ def test_an_alert_whose_retries_ran_out_is_delivered_by_the_next_resend(
     (tmp_path / "am").mkdir()
     try:
         sidecar.start()
-        sidecar.post(records_body(1_000, shift=15.0)).raise_for_status()
+        sidecar.send(records_body(1_000, shift=15.0))
         wait(lambda: _sent(sidecar, "failed") >= 2, message="two failed deliveries")
         with _alertmanager_on(am_port, tmp_path / "am"):
             wait(lambda: _drift_alerts(am_port), message="the alert in Alertmanager")

@@ -38,10 +38,10 @@ def test_sigkill_then_restart_restores_the_last_snapshot(
     sidecar = SidecarProcess(config, tmp_path)
     try:
         sidecar.start()
-        sidecar.post(records_body(300)).raise_for_status()
+        sidecar.send(records_body(300))
         wait(lambda: _snapshot_window(state_dir) == 300, message="a snapshot of 300 records")
         for i in range(5):  # keep records arriving while the process is killed
-            sidecar.post(records_body(100, seed=i + 2)).raise_for_status()
+            sidecar.send(records_body(100, seed=i + 2))
         sidecar.kill()
         on_disk = _snapshot_window(state_dir)
         sidecar.start()
@@ -65,7 +65,7 @@ def test_repeated_sigkill_during_snapshots_never_leaves_an_unreadable_one(
     try:
         sidecar.start()
         for round_ in range(2):
-            sidecar.post(records_body(5_000, seed=round_)).raise_for_status()
+            sidecar.send(records_body(5_000, seed=round_))
             sidecar.kill()
             on_disk = _snapshot_window(state_dir)
             sidecar.start()

@@ -53,9 +53,9 @@ def _exercise(sidecar: SidecarProcess) -> tuple[float, bool, bool]:
     Returns (restore failures, whether the log names the failed write, whether the
     drifted window was evaluated after the failures).
     """
-    sidecar.post(records_body(3_000)).raise_for_status()
+    sidecar.send(records_body(3_000))
     wait(lambda: sidecar.metric(_FAILURES, operation="save") >= 2, message="two failed saves")
-    sidecar.post(records_body(3_000, seed=7, shift=15.0)).raise_for_status()
+    sidecar.send(records_body(3_000, seed=7, shift=15.0))
     wait(lambda: _drift_evaluated(sidecar), message="an evaluation of the drifted window")
     return (
         sidecar.metric(_FAILURES, operation="restore"),
