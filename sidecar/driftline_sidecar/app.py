@@ -135,6 +135,7 @@ def create_app(
         "/v1/outcomes",
         status_code=202,
         summary="Receive outcomes (ground truth) to join to predictions (docs/protocol.md).",
+        openapi_extra=_OUTCOMES_OPENAPI,
         response_model=None,
     )
     async def post_outcomes(request: Request) -> Response:
@@ -190,7 +191,12 @@ def create_app(
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "not ready"}, status_code=503)
 
-    @app.get("/metrics", summary="Prometheus exposition (OpenMetrics when asked in Accept).")
+    @app.get(
+        "/metrics",
+        summary="Prometheus exposition (OpenMetrics when asked in Accept).",
+        response_class=Response,
+        responses={200: {"description": "the metrics", "content": _METRICS_CONTENT}},
+    )
     async def get_metrics(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         return Response(encoder(metrics.registry), media_type=content_type)
@@ -410,5 +416,44 @@ _RECORDS_OPENAPI: dict[str, Any] = {
                 (503, "the sidecar is starting or stopping"),
             )
         },
+    },
+}
+_METRICS_CONTENT: dict[str, Any] = {
+    media_type: {"schema": {"type": "string"}}
+    for media_type in ("text/plain", "application/openmetrics-text")
+}
+_OUTCOMES_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["v", "outcomes"],
+    "properties": {
+        "v": {"type": "integer", "enum": [1]},
+        "sent_at": {"type": "number"},
+        "service": {"type": "string"},
+        "outcomes": {
+            "type": "object",
+            "required": ["ids", "actuals"],
+            "properties": {
+                "ids": {"type": "array", "items": {"type": "string"}},
+                "actuals": {"type": "array", "items": {"type": ["number", "string", "boolean"]}},
+                "timestamps": {"type": "array", "items": {"type": "number"}},
+            },
+        },
+    },
+}
+_OUTCOMES_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _OUTCOMES_SCHEMA}},
+    },
+    "responses": {
+        "202": {
+            "description": "accepted: counts of the outcomes by what became of them",
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "additionalProperties": {"type": "integer"}}
+                }
+            },
+        },
+        **{k: v for k, v in _RECORDS_OPENAPI["responses"].items() if k != "202"},
     },
 }
