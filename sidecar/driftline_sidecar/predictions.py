@@ -10,9 +10,11 @@ a late outcome is told apart from an unknown id. Counting rules: docs/sidecar.md
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from bisect import bisect_right
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Literal
 
 import numpy as np
@@ -80,25 +82,50 @@ class Joined:
     actual: float | str | bool
 
 
-class _Entry:
-    __slots__ = ("challenger", "champion", "outcome", "timestamp")
+_Slot = tuple[RecordBatch, int]
 
-    def __init__(self, timestamp: float) -> None:
-        self.timestamp = timestamp
-        self.champion: Record | None = None
-        self.challenger: Record | None = None
-        self.outcome = False
+
+@dataclass
+class _Chunk:
+    """The ids one batch added, oldest first, numbered from ``base``; ``start`` evicted."""
+
+    batch: RecordBatch
+    keys: tuple[str, ...]
+    rows: npt.NDArray[np.intp]
+    base: int
+    start: int = 0
+
+
+def _drain(function: Any, keys: Sequence[str]) -> None:
+    """Call ``function(key, None)`` for every key in C (no Python frame per key)."""
+    deque(map(function, keys, repeat(None, len(keys))), maxlen=0)
 
 
 class PredictionStore:
-    """Recent predictions by id; not thread-safe (the caller holds a lock)."""
+    """Recent predictions by id; not thread-safe (the caller holds a lock).
+
+    Built for ingest speed: a batch of new ids goes in with one C-level ``dict.update``
+    of id -> sequence number (plain ints, so the garbage collector never walks them) and
+    leaves in slices; Python code runs per record only for ids already stored (the second
+    record of a shadow pair).
+    """
 
     def __init__(self, max_entries: int, horizon: float) -> None:
         """Keep at most ``max_entries`` ids, none older than ``horizon`` seconds."""
         self.max_entries = max_entries
         self.horizon = horizon
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._evicted: OrderedDict[str, bool] = OrderedDict()
+        self._entries: dict[str, int] = {}
+        """The sequence number of the first record of each id (either role)."""
+        self._chunks: list[_Chunk] = []
+        self._bases: list[int] = []
+        self._next = 0
+        self._partners: dict[str, _Slot] = {}
+        """The second record of a shadow pair (the other role), by id."""
+        self._outcomes: set[str] = set()
+        """Stored ids that already had an outcome."""
+        self._evicted: dict[str, bool] = {}
+        """Evicted ids, and whether each had an outcome."""
+        self._evicted_chunks: deque[tuple[str, ...]] = deque()
         self.evictions = {"capacity": 0, "horizon": 0}
 
     def __len__(self) -> int:
@@ -107,56 +134,90 @@ class PredictionStore:
 
     def add(self, batch: RecordBatch, ids: Sequence[str], now: float) -> list[Pair]:
         """Store a batch's records by id; return the shadow pairs they complete."""
-        if self.max_entries == 0:
+        if self.max_entries == 0 or not ids:
             return []
-        challenger = batch.role == "challenger"
-        pairs: list[Pair] = []
         entries = self._entries
-        for row, key in enumerate(ids):
-            entry = entries.get(key)
-            if entry is None:
-                if key in self._evicted:
+        unique = set(ids)
+        known = entries.keys() & unique
+        evicted = self._evicted.keys() & unique
+        pairs: list[Pair] = []
+        base = self._next
+        if not known and not evicted and len(unique) == len(ids):
+            n = len(ids)
+            entries.update(zip(ids, range(base, base + n), strict=True))
+            self._push(_Chunk(batch, tuple(ids), np.arange(n), base))
+        else:
+            keys: list[str] = []
+            rows: list[int] = []
+            for row, key in enumerate(ids):
+                if key in evicted:
                     continue
-                entry = entries[key] = _Entry(float(batch.timestamps[row]))
-            record = Record(batch, row)
-            if challenger:
-                if entry.challenger is not None:
+                seq = entries.get(key)
+                if seq is None:
+                    entries[key] = base + len(keys)
+                    keys.append(key)
+                    rows.append(row)
                     continue
-                entry.challenger = record
-            else:
-                if entry.champion is not None:
-                    continue
-                entry.champion = record
-            if entry.champion is not None and entry.challenger is not None:
-                pairs.append(Pair(entry.champion, entry.challenger))
+                first = self._slot(seq)
+                if first[0].role != batch.role and key not in self._partners:
+                    self._partners[key] = (batch, row)
+                    pairs.append(_pair(first, (batch, row)))
+            if keys:
+                self._push(_Chunk(batch, tuple(keys), np.array(rows, dtype=np.intp), base))
         self.expire(now)
         return pairs
 
+    def _push(self, chunk: _Chunk) -> None:
+        self._chunks.append(chunk)
+        self._bases.append(chunk.base)
+        self._next = chunk.base + len(chunk.keys)
+
+    def _slot(self, seq: int) -> _Slot:
+        chunk = self._chunks[bisect_right(self._bases, seq) - 1]
+        return chunk.batch, int(chunk.rows[seq - chunk.base])
+
     def expire(self, now: float) -> None:
         """Evict ids beyond ``max_entries`` and ids whose prediction is older than the horizon."""
-        entries = self._entries
-        while len(entries) > self.max_entries:
-            self._evict(*entries.popitem(last=False), "capacity")
+        while len(self._entries) > self.max_entries:
+            chunk = self._chunks[0]
+            take = min(len(self._entries) - self.max_entries, len(chunk.keys) - chunk.start)
+            self._evict_front(take, "capacity")
         oldest = now - self.horizon
-        while entries:
-            key, entry = next(iter(entries.items()))
-            if entry.timestamp >= oldest:
+        while self._chunks:
+            chunk = self._chunks[0]
+            stale = chunk.batch.timestamps[chunk.rows[chunk.start :]] < oldest
+            take = len(stale) if bool(stale.all()) else int(np.argmin(stale))
+            if take == 0:
                 break
-            del entries[key]
-            self._evict(key, entry, "horizon")
+            self._evict_front(take, "horizon")
 
-    def _evict(self, key: str, entry: _Entry, reason: str) -> None:
-        self.evictions[reason] += 1
-        self._evicted[key] = entry.outcome
-        if len(self._evicted) > self.max_entries:
-            self._evicted.popitem(last=False)
+    def _evict_front(self, take: int, reason: str) -> None:
+        chunk = self._chunks[0]
+        keys = chunk.keys[chunk.start : chunk.start + take]
+        chunk.start += take
+        if chunk.start >= len(chunk.keys):
+            del self._chunks[0]
+            del self._bases[0]
+        _drain(self._entries.pop, keys)
+        if self._partners:
+            _drain(self._partners.pop, keys)
+        # dict.fromkeys builds no per-key tuples, so the collector has nothing new to walk.
+        self._evicted.update(dict.fromkeys(keys, False))
+        if self._outcomes:
+            answered = self._outcomes.intersection(keys)
+            self._evicted.update(dict.fromkeys(answered, True))
+            self._outcomes.difference_update(answered)
+        self._evicted_chunks.append(keys)
+        self.evictions[reason] += len(keys)
+        while len(self._evicted) > self.max_entries:
+            _drain(self._evicted.pop, self._evicted_chunks.popleft())
 
     def join(
         self, key: str, actual: float | str | bool, at: float
     ) -> tuple[OutcomeStatus, Joined | None]:
         """Join one outcome recorded at ``at`` to its id; return its status and the join."""
-        entry = self._entries.get(key)
-        if entry is None:
+        seq = self._entries.get(key)
+        if seq is None:
             joined_before = self._evicted.get(key)
             if joined_before is None:
                 return "unknown", None
@@ -164,10 +225,16 @@ class PredictionStore:
                 return "duplicate", None
             self._evicted[key] = True
             return "late", None
-        if entry.outcome:
+        if key in self._outcomes:
             return "duplicate", None
-        entry.outcome = True
-        if at - entry.timestamp > self.horizon:
+        self._outcomes.add(key)
+        first = self._slot(seq)
+        if at - float(first[0].timestamps[first[1]]) > self.horizon:
             return "late", None
-        records = tuple(r for r in (entry.champion, entry.challenger) if r is not None)
-        return "joined", Joined(records, actual)
+        slots = [first] if key not in self._partners else [first, self._partners[key]]
+        return "joined", Joined(tuple(Record(*slot) for slot in slots), actual)
+
+
+def _pair(a: _Slot, b: _Slot) -> Pair:
+    champion, challenger = (a, b) if a[0].role != "challenger" else (b, a)
+    return Pair(Record(*champion), Record(*challenger))
