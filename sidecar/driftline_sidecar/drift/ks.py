@@ -11,6 +11,12 @@ sums an exact series of ``n`` terms (tens of milliseconds at n = 14 000), while 
 and the Kolmogorov limit ``scipy.special.kolmogorov(√n·D)`` are below ``2·e^-16 ≈ 2.3e-7``
 (the Dvoretzky-Kiefer-Wolfowitz-Massart bound). There the limit is returned: it differs from
 scipy's by less than 1e-6, stays positive as long as scipy's does, and keeps the order.
+
+Between ``n·D² = 2.2`` and 8 (for ``n > 140``) scipy's value is ``2·scipy.special.smirnov(n, D)``,
+the exact one-sided tail, which scipy sums in double-double arithmetic: 60 to 190 ms at
+``n = 33,333``, more than the rest of an evaluation. `smirnov_tail` sums the same exact
+(Birnbaum-Tingey) series as one vector of positive terms in float64; it agrees with scipy to
+about 1e-12.
 """
 
 from __future__ import annotations
@@ -30,10 +36,20 @@ from ._numeric import (
 )
 from ._types import FloatArray, IntArray, Method, MethodResult
 
-__all__ = ["METHOD", "ks_p_value", "ks_statistic", "ks_statistic_untied", "score"]
+__all__ = [
+    "METHOD",
+    "ks_p_value",
+    "ks_statistic",
+    "ks_statistic_untied",
+    "score",
+    "smirnov_tail",
+]
 
 EXACT_LIMIT = 8.0
 """Above this ``n·D²`` the p-value is the Kolmogorov limit (see the module docstring)."""
+
+SMIRNOV_FROM = 2.2
+"""From this ``n·D²`` (and ``n > 140``) scipy's p-value is twice the one-sided Smirnov tail."""
 
 
 def ks_statistic(reference: FloatArray, window: FloatArray, ranks: IntArray | None = None) -> float:
@@ -111,7 +127,28 @@ def ks_p_value(d: float, n1: int, n2: int) -> float:
     en = float(round(m * n / (m + n)))  # half to even, as scipy's np.round
     if en * d * d >= EXACT_LIMIT:
         return float(special.kolmogorov(math.sqrt(en) * d))
+    if en > 140 and en * d * d >= SMIRNOV_FROM and d < 0.5:
+        return min(max(2.0 * smirnov_tail(int(en), d), 0.0), 1.0)
     return min(max(float(stats.kstwo.sf(d, en)), 0.0), 1.0)
+
+
+def smirnov_tail(n: int, d: float) -> float:
+    """Return ``P(D+ >= d)`` for a sample of ``n``: ``scipy.special.smirnov(n, d)``, vectorised.
+
+    Birnbaum and Tingey (1951): ``d · Σ C(n, j) (1 - d - j/n)^(n-j) (d + j/n)^(j-1)`` over
+    ``j = 0 .. floor(n(1 - d))``. Every term is positive, so summing them in float64 loses
+    nothing to cancellation; each is taken through its logarithm.
+    """
+    t = n * d
+    j = np.arange(math.floor(n - t) + 1, dtype=np.float64)
+    log_binomial = np.empty_like(j)  # log C(n, j), built up as log C(n, j-1) + log((n-j+1)/j)
+    log_binomial[0] = 0.0
+    np.cumsum(np.log((n - j[1:] + 1.0) / j[1:]), out=log_binomial[1:])
+    with np.errstate(divide="ignore"):  # a last term with 1 - d - j/n == 0 is 0
+        log_terms = (
+            log_binomial + (n - j) * np.log((n - j - t) / n) + (j - 1.0) * np.log((t + j) / n)
+        )
+    return float(d * np.exp(log_terms).sum())
 
 
 METHOD: Method[NumericReference] = Method(
