@@ -7,7 +7,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -32,7 +32,7 @@ class Settings:
 
     service_name: str = "unknown_service"
     sidecar_url: str | None = None
-    sidecar_token: str | None = None
+    sidecar_token: str | None = field(default=None, repr=False)
     otlp_endpoint: str | None = None
     trace_sample_rate: float = 1.0
     log_sample_rate: float = 0.01
@@ -46,6 +46,10 @@ class Settings:
     record_features_in_spans: bool = False
     prediction_buckets: tuple[float, ...] = DEFAULT_PREDICTION_BUCKETS
     max_classes: int = 50
+    capture_allowlist: tuple[str, ...] | None = None
+    capture_redact: tuple[str, ...] = ()
+    capture_hash: tuple[str, ...] = ()
+    capture_hash_key: str | None = field(default=None, repr=False)
     registry: CollectorRegistry | None = None
     tracer_provider: TracerProvider | None = None
     log_output: LogOutput | None = None
@@ -80,6 +84,11 @@ def _parse_str(text: str) -> str | None:
     return text or None
 
 
+def _parse_names(text: str) -> tuple[str, ...] | None:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    return names or None
+
+
 # key -> parser of its environment variable; the python-only keys have none.
 _ENV_PARSERS: dict[str, Callable[[str], Any]] = {
     "service_name": str,
@@ -98,6 +107,10 @@ _ENV_PARSERS: dict[str, Callable[[str], Any]] = {
     "record_features_in_spans": _parse_bool,
     "prediction_buckets": _parse_buckets,
     "max_classes": _parse_int,
+    "capture_allowlist": _parse_names,
+    "capture_redact": _parse_names,
+    "capture_hash": _parse_names,
+    "capture_hash_key": _parse_str,
 }
 
 
@@ -160,6 +173,15 @@ def _check_buckets(value: object) -> str | None:
     return None
 
 
+def _check_names(value: object) -> str | None:
+    ok = isinstance(value, tuple) and all(isinstance(n, str) and n for n in value)
+    return None if ok else "must be a sequence of feature names"
+
+
+def _check_optional_names(value: object) -> str | None:
+    return None if value is None else _check_names(value)
+
+
 def _check_registry(value: object) -> str | None:
     return (
         None
@@ -199,6 +221,10 @@ _CHECKS: dict[str, Callable[[object], str | None]] = {
     "record_features_in_spans": _check_bool,
     "prediction_buckets": _check_buckets,
     "max_classes": _check_positive_int,
+    "capture_allowlist": _check_optional_names,
+    "capture_redact": _check_names,
+    "capture_hash": _check_names,
+    "capture_hash_key": _check_optional_str,
     "registry": _check_registry,
     "tracer_provider": _check_tracer_provider,
     "log_output": _check_log_output,
@@ -211,6 +237,11 @@ def _normalise(key: str, value: object) -> object:
             return tuple(float(b) for b in value)
         except (TypeError, ValueError):
             return value
+    if key in _NAME_KEYS:
+        if value is None:  # an empty variable
+            return None if key == "capture_allowlist" else ()
+        if isinstance(value, list | tuple | set | frozenset):
+            return tuple(value)
     if key in ("sidecar_url", "otlp_endpoint", "sidecar_token") and value == "":
         return None
     if key in ("sidecar_url", "otlp_endpoint") and isinstance(value, str):
@@ -218,6 +249,10 @@ def _normalise(key: str, value: object) -> object:
     if isinstance(value, int) and not isinstance(value, bool) and _CHECKS[key] is _check_seconds:
         return float(value)
     return value
+
+
+_NAME_KEYS = ("capture_allowlist", "capture_redact", "capture_hash")
+_MIN_HASH_KEY = 16
 
 
 def resolve_settings(
@@ -254,6 +289,11 @@ def resolve_settings(
             env_var = _env_name(key) if key in _ENV_PARSERS else None
             raise ConfigurationError(key, f"{problem}, got {value!r}", env_var)
         values[key] = value
+    key_text = values.get("capture_hash_key")
+    if values.get("capture_hash") and len(str(key_text or "")) < _MIN_HASH_KEY:
+        # Without a secret key a hash of a low-entropy value (an e-mail) is easily reversed.
+        reason = f"must be a secret of at least {_MIN_HASH_KEY} characters when capture_hash is set"
+        raise ConfigurationError("capture_hash_key", reason, _env_name("capture_hash_key"))
     return Settings(**values)  # type: ignore[arg-type]
 
 
@@ -275,6 +315,10 @@ def configure(
     record_features_in_spans: bool | None = None,
     prediction_buckets: Sequence[float] | None = None,
     max_classes: int | None = None,
+    capture_allowlist: Sequence[str] | None = None,
+    capture_redact: Sequence[str] | None = None,
+    capture_hash: Sequence[str] | None = None,
+    capture_hash_key: str | None = None,
     registry: CollectorRegistry | None = None,
     tracer_provider: TracerProvider | None = None,
     log_output: LogOutput | None = None,
@@ -305,6 +349,10 @@ def configure(
             "record_features_in_spans": record_features_in_spans,
             "prediction_buckets": prediction_buckets,
             "max_classes": max_classes,
+            "capture_allowlist": capture_allowlist,
+            "capture_redact": capture_redact,
+            "capture_hash": capture_hash,
+            "capture_hash_key": capture_hash_key,
             "registry": registry,
             "tracer_provider": tracer_provider,
             "log_output": log_output,
