@@ -28,6 +28,7 @@ from ._extract import (
 from ._ids import new_id, new_ids
 from ._logging import EVENT, warn_rate_limited
 from ._metrics import ModelStats, sanitise_label_name
+from ._privacy import CapturePolicy
 from ._shadow import Shadow, ShadowJob, ShadowRunner
 from ._shadow_metrics import ShadowStats, shadow_metrics_for
 from ._tracing import TracerSource, flatten_attributes
@@ -79,6 +80,7 @@ class _Bound:
         "errors",
         "log_rate",
         "logger",
+        "privacy",
         "record_features",
         "runtime",
         "service",
@@ -119,6 +121,13 @@ class _Bound:
             "driftline.model.name": spec.model,
             "driftline.model.version": spec.version,
         }
+        # Applied to features when they are read (the shipper thread), never to predictions.
+        self.privacy = CapturePolicy.build(
+            settings.capture_allowlist,
+            settings.capture_redact,
+            settings.capture_hash,
+            settings.capture_hash_key,
+        )
         self.record_features = settings.record_features_in_spans
         self.logger = runtime.logger
         self.log_rate = settings.log_sample_rate
@@ -275,7 +284,7 @@ class _Bound:
                     )
                 except Exception as error:
                     self._extraction_failed("prediction", error, 1)
-            features: dict[str, Any] | None = None
+            features: Mapping[str, Any] | None = None
             capture = self.capture
             capturing = (
                 prediction is not None
@@ -291,6 +300,8 @@ class _Bound:
                         else self._first_input(args, kwargs)
                     )
                     features = features_of(source, spec.feature_names)
+                    if self.privacy is not None:
+                        features = self.privacy.record(features)
                 except Exception as error:
                     self._extraction_failed("features", error, 1 if capturing else 0)
                     capturing = False
@@ -421,7 +432,7 @@ class _Bound:
                 )
             capture = self.capture
             timestamp = _time() - duration
-            features: dict[str, Any] | None = None
+            features: Mapping[str, Any] | None = None
             if (
                 columns is not None
                 and rows
@@ -430,6 +441,8 @@ class _Bound:
             ):
                 try:
                     features = batch_feature_columns(batch, self.spec.feature_names)
+                    if self.privacy is not None:
+                        features = self.privacy.columns(features)
                 except Exception as error:
                     self._extraction_failed("batch features", error, rows)
                 if features is not None:
