@@ -56,9 +56,19 @@ def runbook_link(alert: str) -> dashboard.DashboardLink:
 
 
 def variable(
-    name: str, label: str, query_text: str, *, multi: bool, include_all: bool
+    name: str,
+    label: str,
+    query_text: str,
+    *,
+    multi: bool,
+    include_all: bool,
+    regex: str | None = None,
 ) -> dashboard.QueryVariable:
-    """A Prometheus query variable filled by ``label_values(...)``, refreshed on time change."""
+    """A Prometheus query variable filled by ``label_values(...)`` or ``query_result(...)``.
+
+    ``regex`` picks the value out of each ``query_result`` line; the variable is
+    refreshed when the time range changes.
+    """
     builder = (
         dashboard.QueryVariable(name)
         .label(label)
@@ -69,6 +79,8 @@ def variable(
         .multi(multi)
         .include_all(include_all)
     )
+    if regex is not None:
+        builder = builder.regex(regex)
     if include_all:
         builder = builder.all_value(".*").current(
             VariableOption(selected=True, text="All", value="$__all")

@@ -10,6 +10,7 @@ from typing import Any
 __all__ = ["DashboardQuery", "queries_of"]
 
 _LABEL_VALUES = re.compile(r"^label_values\((?P<selector>.*),\s*(?P<label>\w+)\)$", re.DOTALL)
+_QUERY_RESULT = re.compile(r"^query_result\((?P<selector>.*)\)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,11 @@ def _panels(panels: list[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
 
 
 def queries_of(model: Mapping[str, Any]) -> list[DashboardQuery]:
-    """The PromQL of every panel target and every label_values variable of a dashboard's JSON model.
+    """The PromQL of every panel target, variable and annotation of a dashboard's JSON model.
 
-    A variable's ``label_values(SELECTOR, label)`` contributes its SELECTOR, the
-    PromQL part of it, with the panel title ``variable <name>``; an annotation's
-    query has the title ``annotation <name>``.
+    A variable's ``label_values(SELECTOR, label)`` or ``query_result(EXPR)``
+    contributes its SELECTOR or EXPR, the PromQL part of it, with the panel title
+    ``variable <name>``; an annotation's query has the title ``annotation <name>``.
     """
     uid = str(model["uid"])
     found = [
@@ -46,7 +47,9 @@ def queries_of(model: Mapping[str, Any]) -> list[DashboardQuery]:
     ]
     for var in model.get("templating", {}).get("list", []):
         text = var.get("query")
-        match = _LABEL_VALUES.match(text) if isinstance(text, str) else None
+        match = None
+        if isinstance(text, str):
+            match = _LABEL_VALUES.match(text) or _QUERY_RESULT.match(text)
         if match:
             found.append(DashboardQuery(uid, f"variable {var['name']}", "", match["selector"]))
     for annotation in model.get("annotations", {}).get("list", []):

@@ -308,9 +308,15 @@ def build() -> dashboard.Dashboard:
             variable(
                 "version",
                 "Version",
-                'label_values(driftline_requests_total{model=~"$model"}, version)',
+                # Champions and canaries serve calls; a shadow challenger only shows up
+                # as the challenger_version of its champion's shadow calls.
+                "query_result(group by (version) "
+                '(driftline_requests_total{model=~"$model"}) or group by (version) '
+                '(label_replace(driftline_shadow_calls_total{model=~"$model"}, '
+                '"version", "$1", "challenger_version", "(.+)")))',
                 multi=True,
                 include_all=True,
+                regex='/version="([^"]+)"/',
             )
         )
         .with_variable(

@@ -56,13 +56,17 @@ def test_dashboards_have_the_fixed_uids() -> None:
 
 
 @pytest.mark.parametrize("uid", sorted(UIDS))
-def test_model_and_version_are_label_values_query_variables(uid: str) -> None:
-    """Every dashboard has query variables model and version filled with label_values()."""
+def test_model_and_version_are_query_variables(uid: str) -> None:
+    """Every dashboard's model and version variables are Prometheus queries naming that label."""
     variables = _variables(_committed()[uid])
     for name in ("model", "version"):
+        query = variables[name]["query"]
         assert variables[name]["type"] == "query"
-        assert variables[name]["query"].startswith("label_values(")
-        assert variables[name]["query"].endswith(f", {name})")
+        if query.startswith("query_result("):
+            assert variables[name]["regex"] == f'/{name}="([^"]+)"/'
+        else:
+            assert query.startswith("label_values(")
+            assert query.endswith(f", {name})")
 
 
 @pytest.mark.parametrize("uid", ["driftline-drift", "driftline-versions"])

@@ -260,7 +260,8 @@ def fast_rules(rule_files: Sequence[Path], directory: Path) -> list[Path]:
 # Grafana's built-in variables, as Grafana would fill them for a 1s scrape interval
 # and a short time range.
 _BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "5m"}
-_VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
+# Grafana leaves ``$1`` (a label_replace back-reference) alone: variable names start with a letter.
+_VARIABLE = re.compile(r"\$([A-Za-z_]\w*)|\$\{([A-Za-z_]\w*)\}")
 
 
 def substitute(expr: str, values: Mapping[str, str]) -> str:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -497,3 +498,19 @@ def test_error_burn_alert_reaches_the_webhook(story: Story, stack: Stack) -> Non
         )
 
     stack.hook.wait_for(fired, timeout=TIMEOUT)
+
+
+def test_versions_dashboard_offers_the_shadow_challenger(story: Story, stack: Stack) -> None:
+    """The versions dashboard's version variable lists the champion and its shadow challenger."""
+    board = json.loads(
+        (REPO_ROOT / "dashboards" / "driftline-versions.json").read_text(encoding="utf-8")
+    )
+    (var,) = [v for v in board["templating"]["list"] if v["name"] == "version"]
+    expr = substitute(var["query"].removeprefix("query_result(")[:-1], VARIABLES)
+    pattern = re.compile(var["regex"].strip("/"))
+    lines = [
+        "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(series["metric"].items())) + "}"
+        for series in stack.prometheus.query(expr)
+    ]
+    offered = {m.group(1) for line in lines if (m := pattern.search(line))}
+    assert {VERSION, CHALLENGER} <= offered
