@@ -69,3 +69,28 @@ def test_empty_window_raises() -> None:
     state = ks.METHOD.fit(numeric_column(np.arange(10.0)))
     with pytest.raises(ValueError, match="finite values"):
         ks.score(state, np.array([np.nan]))
+
+
+@pytest.mark.parametrize(("n", "d"), [(141, 0.13), (2_000, 0.04), (20_000, 0.012), (33_333, 0.01)])
+def test_smirnov_tail_matches_scipy_smirnov(n: int, d: float) -> None:
+    """The vectorised one-sided tail equals scipy.special.smirnov where the fast path uses it."""
+    from scipy import special
+
+    assert ks.smirnov_tail(n, d) == pytest.approx(special.smirnov(n, d), rel=1e-9, abs=1e-15)
+
+
+def test_p_value_in_the_smirnov_range_matches_scipy_asymp() -> None:
+    """Windows whose n·D² falls in [2.2, 8), where the Smirnov series is used, match ks_2samp."""
+    rng = np.random.default_rng(7)
+    reference = np.sort(rng.normal(size=50_000))
+    checked = 0
+    for shift in np.linspace(0.02, 0.08, 13):
+        window = rng.normal(loc=shift, size=20_000)
+        d = ks.ks_statistic(reference, np.sort(window))
+        en = round(50_000 * 20_000 / 70_000)
+        if not 2.2 <= en * d * d < 8:
+            continue
+        checked += 1
+        expected = stats.ks_2samp(reference, window, method="asymp").pvalue
+        assert abs(ks.ks_p_value(d, reference.size, window.size) - expected) < 1e-6
+    assert checked >= 3
