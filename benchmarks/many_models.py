@@ -360,7 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{MODELS} models x {VERSIONS} versions, all configured with one shared reference "
         f"profile of {NUMERIC} numeric and {CATEGORICAL} categorical features and a numeric "
         f"prediction (20,000 reference rows); windows of {args.window_size:,} records, default "
-        "drift settings (KS and chi-squared tests, PSI effect sizes, Benjamini-Hochberg).",
+        "drift settings (KS test and Wasserstein distance for numeric columns, chi-squared "
+        "and PSI for categorical ones, Benjamini-Hochberg).",
         f"Part 1 times `SidecarService.evaluate_due()` in this process with exactly N windows "
         f"due (the first N received {TOUCH} new records; the other 300 - N are skipped as "
         "unchanged, which costs microseconds), including the alerter's `observe`. Sizes are "
