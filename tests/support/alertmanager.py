@@ -12,29 +12,29 @@ Clustering is off (``--cluster.listen-address=``), so nothing listens beyond
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from tests.support._service import ConfiguredServer
 from tests.support.ports import LOOPBACK
-from tests.support.procs import ManagedProcess, start_on_free_port
 from tests.support.prometheus import fetch_json
 
 __all__ = ["Alertmanager"]
 
 
-class Alertmanager:
+class Alertmanager(ConfiguredServer):
     """Alertmanager started with a generated config; stopped by pid on ``stop()``/``__exit__``.
 
     With ``webhook_url`` every alert group is POSTed there (``send_resolved`` on);
     without it the receiver has no integrations and alerts are only stored.
+    ``address`` (``127.0.0.1:PORT``) is the form ``Prometheus(alertmanager=...)`` takes.
     """
+
+    name = "alertmanager"
+    config_file = "alertmanager.yml"
 
     def __init__(
         self,
@@ -49,32 +49,13 @@ class Alertmanager:
         startup_timeout: float = 30.0,
         extra_args: Sequence[str] = (),
     ) -> None:
+        super().__init__(binary=binary, startup_timeout=startup_timeout, extra_args=extra_args)
         self.webhook_url = webhook_url
         self.group_by = list(group_by)
         self.group_wait = group_wait
         self.group_interval = group_interval
         self.repeat_interval = repeat_interval
         self.resolve_timeout = resolve_timeout
-        self.binary = binary
-        self.startup_timeout = startup_timeout
-        self.extra_args = list(extra_args)
-        self._workdir: Path | None = None
-        self._process: ManagedProcess | None = None
-        self._port: int | None = None
-
-    def __enter__(self) -> Alertmanager:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- lifecycle -------------------------------------------------------------
 
     def config(self) -> dict[str, Any]:
         """The configuration written to ``alertmanager.yml`` (JSON is valid YAML)."""
@@ -93,85 +74,16 @@ class Alertmanager:
             "receivers": [receiver],
         }
 
-    def start(self) -> None:
-        """Write the config, start the binary on a free port and wait for ``/-/ready``."""
-        if self._process is not None:
-            raise RuntimeError("Alertmanager already started")
-        workdir = Path(tempfile.mkdtemp(prefix="driftline-alertmanager-"))
-        self._workdir = workdir
-        self.config_path.write_text(json.dumps(self.config(), indent=2), encoding="utf-8")
-
-        def argv(port: int) -> list[str]:
-            return [
-                self.binary,
-                f"--config.file={self.config_path}",
-                f"--storage.path={workdir / 'data'}",
-                f"--web.listen-address={LOOPBACK}:{port}",
-                "--cluster.listen-address=",
-                *self.extra_args,
-            ]
-
-        try:
-            self._process, self._port = start_on_free_port(
-                argv,
-                ready_path="/-/ready",
-                log_path=workdir / "alertmanager.log",
-                name="alertmanager",
-                cwd=workdir,
-                timeout=self.startup_timeout,
-            )
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        """Stop the process by pid (SIGTERM, then SIGKILL) and remove the temporary directory."""
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-
-    @property
-    def process(self) -> ManagedProcess:
-        """The running process (``pid``, ``log_tail()``)."""
-        if self._process is None:
-            raise RuntimeError("Alertmanager is not running")
-        return self._process
-
-    @property
-    def pid(self) -> int:
-        """The process id."""
-        return self.process.pid
-
-    @property
-    def port(self) -> int:
-        """The HTTP port on 127.0.0.1."""
-        if self._port is None:
-            raise RuntimeError("Alertmanager is not running")
-        return self._port
-
-    @property
-    def address(self) -> str:
-        """``127.0.0.1:PORT``, the form ``Prometheus(alertmanager=...)`` takes."""
-        return f"{LOOPBACK}:{self.port}"
-
-    @property
-    def url(self) -> str:
-        """Base URL, ``http://127.0.0.1:PORT``."""
-        return f"http://{self.address}"
-
-    @property
-    def config_path(self) -> Path:
-        """Where the generated configuration is written."""
-        if self._workdir is None:
-            raise RuntimeError("Alertmanager is not started")
-        return self._workdir / "alertmanager.yml"
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The end of the server's log, for failure messages."""
-        return self.process.log_tail(lines)
+    def argv(self, workdir: Path, port: int) -> list[str]:
+        """The binary with the config, storage under ``workdir`` and clustering off."""
+        return [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.path={workdir / 'data'}",
+            f"--web.listen-address={LOOPBACK}:{port}",
+            "--cluster.listen-address=",
+            *self.extra_args,
+        ]
 
     # -- HTTP API v2 -----------------------------------------------------------
 

@@ -15,19 +15,16 @@ Accept header delivers exemplars.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from tests.support._service import ConfiguredServer
 from tests.support.ports import LOOPBACK
-from tests.support.procs import ManagedProcess, start_on_free_port
 
 __all__ = ["Prometheus", "PrometheusAPIError", "fetch_json"]
 
@@ -54,7 +51,7 @@ def fetch_json(url: str, *, method: str = "GET", body: Any = None, timeout: floa
     return json.loads(raw) if raw.strip() else None
 
 
-class Prometheus:
+class Prometheus(ConfiguredServer):
     """Prometheus started with a generated config; stopped by pid on ``stop()``/``__exit__``.
 
     ``targets`` are ``host:port`` strings scraped at ``metrics_path`` every
@@ -62,6 +59,9 @@ class Prometheus:
     ``evaluation_interval``; ``alertmanager`` is an optional ``host:port`` that
     firing alerts are sent to. Lifecycle endpoints are on, so ``reload()`` works.
     """
+
+    name = "prometheus"
+    config_file = "prometheus.yml"
 
     def __init__(
         self,
@@ -77,6 +77,7 @@ class Prometheus:
         startup_timeout: float = 30.0,
         extra_args: Sequence[str] = (),
     ) -> None:
+        super().__init__(binary=binary, startup_timeout=startup_timeout, extra_args=extra_args)
         self.scrape_targets = list(targets)
         self.job_name = job_name
         self.metrics_path = metrics_path
@@ -84,26 +85,6 @@ class Prometheus:
         self.evaluation_interval = evaluation_interval
         self.rule_files = [Path(path).resolve() for path in rule_files]
         self.alertmanager = alertmanager
-        self.binary = binary
-        self.startup_timeout = startup_timeout
-        self.extra_args = list(extra_args)
-        self._workdir: Path | None = None
-        self._process: ManagedProcess | None = None
-        self._port: int | None = None
-
-    def __enter__(self) -> Prometheus:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- lifecycle -------------------------------------------------------------
 
     def config(self) -> dict[str, Any]:
         """The configuration written to ``prometheus.yml`` (JSON is valid YAML)."""
@@ -128,81 +109,17 @@ class Prometheus:
             }
         return config
 
-    def start(self) -> None:
-        """Write the config, start the binary on a free port and wait for ``/-/ready``."""
-        if self._process is not None:
-            raise RuntimeError("Prometheus already started")
-        workdir = Path(tempfile.mkdtemp(prefix="driftline-prometheus-"))
-        self._workdir = workdir
-        self.config_path.write_text(json.dumps(self.config(), indent=2), encoding="utf-8")
-
-        def argv(port: int) -> list[str]:
-            return [
-                self.binary,
-                f"--config.file={self.config_path}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address={LOOPBACK}:{port}",
-                "--enable-feature=exemplar-storage",
-                "--web.enable-lifecycle",
-                *self.extra_args,
-            ]
-
-        try:
-            self._process, self._port = start_on_free_port(
-                argv,
-                ready_path="/-/ready",
-                log_path=workdir / "prometheus.log",
-                name="prometheus",
-                cwd=workdir,
-                timeout=self.startup_timeout,
-            )
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        """Stop the process by pid (SIGTERM, then SIGKILL) and remove the temporary directory."""
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-
-    @property
-    def process(self) -> ManagedProcess:
-        """The running process (``pid``, ``log_tail()``)."""
-        if self._process is None:
-            raise RuntimeError("Prometheus is not running")
-        return self._process
-
-    @property
-    def pid(self) -> int:
-        """The process id."""
-        return self.process.pid
-
-    @property
-    def port(self) -> int:
-        """The HTTP port on 127.0.0.1."""
-        if self._port is None:
-            raise RuntimeError("Prometheus is not running")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """Base URL, ``http://127.0.0.1:PORT``."""
-        return f"http://{LOOPBACK}:{self.port}"
-
-    @property
-    def config_path(self) -> Path:
-        """Where the generated configuration is written."""
-        if self._workdir is None:
-            raise RuntimeError("Prometheus is not started")
-        return self._workdir / "prometheus.yml"
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The end of the server's log, for failure messages."""
-        return self.process.log_tail(lines)
+    def argv(self, workdir: Path, port: int) -> list[str]:
+        """The binary with the config, TSDB under ``workdir``, exemplars and lifecycle on."""
+        return [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address={LOOPBACK}:{port}",
+            "--enable-feature=exemplar-storage",
+            "--web.enable-lifecycle",
+            *self.extra_args,
+        ]
 
     def reload(self) -> None:
         """Ask the server to re-read its config and rule files (``POST /-/reload``)."""
