@@ -27,11 +27,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.support.ports import LOOPBACK
+from tests.support._http import LoopbackHttpServer, wait_on
 
 __all__ = ["HttpSink", "SinkRequest"]
 
@@ -62,7 +61,7 @@ def _body_ids(body: Any) -> list[str]:
     return [i for batch in body.get("batches", []) for i in batch.get("ids", [])]
 
 
-class HttpSink:
+class HttpSink(LoopbackHttpServer):
     """A threaded HTTP server on 127.0.0.1 that records request bodies and answers as told.
 
     Modes (each applies to requests that arrive after the call): ``answer(status)``
@@ -72,69 +71,29 @@ class HttpSink:
     the same port again.
     """
 
+    thread_name = "http-sink"
+
     def __init__(self) -> None:
+        super().__init__()
         self._status = 202
         self._delay = 0.0
         self._hang = False
         self._released = threading.Event()
         self._requests: list[SinkRequest] = []
         self._changed = threading.Condition()
-        self._port = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> HttpSink:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
         """Listen on 127.0.0.1: a free port the first time, the same port after ``stop()``."""
-        if self._server is not None:
-            return
-        self._released.clear()
-        self._server = ThreadingHTTPServer((LOOPBACK, self._port), self._handler_class())
-        self._server.daemon_threads = True
-        self._port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="http-sink",
-            daemon=True,
-        )
-        self._thread.start()
+        if self._server is None:
+            self._released.clear()
+        super().start()
 
     def stop(self) -> None:
         """Release held requests, stop serving and close the port; safe to call twice."""
         self._released.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
-
-    @property
-    def port(self) -> int:
-        """The port, kept across ``stop()``/``start()``."""
-        if not self._port:
-            raise RuntimeError("HttpSink was never started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """The base URL to configure, e.g. ``http://127.0.0.1:PORT`` (no trailing slash)."""
-        return f"http://{LOOPBACK}:{self.port}"
+        super().stop()
 
     # -- behaviour ---------------------------------------------------------------------------
 
@@ -182,14 +141,13 @@ class HttpSink:
         self, predicate: Callable[[list[SinkRequest]], bool], timeout: float = 10.0
     ) -> list[SinkRequest]:
         """Block until ``predicate(requests)`` holds and return the requests, or TimeoutError."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not predicate(list(self._requests)):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"HttpSink: condition not met; got {self._requests!r}")
-                self._changed.wait(remaining)
-            return list(self._requests)
+        return wait_on(
+            self._changed,
+            lambda: list(self._requests),
+            predicate,
+            timeout,
+            lambda requests: f"HttpSink: condition not met; got {requests!r}",
+        )
 
     def wait_for_requests(self, n: int, timeout: float = 10.0) -> list[SinkRequest]:
         """Block until ``n`` requests arrived (held ones count when they arrive)."""

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import gzip
 import threading
-import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, TypedDict
 
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
@@ -27,7 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from tests.support.ports import LOOPBACK
+from tests.support._http import LoopbackHttpServer, wait_on
 
 __all__ = ["OtlpReceiver", "SpanEvent", "SpanRecord", "decode_request"]
 
@@ -125,7 +123,7 @@ def _decompress(body: bytes, encoding: str) -> bytes:
     raise ValueError(f"unsupported Content-Encoding {encoding!r}")
 
 
-class OtlpReceiver:
+class OtlpReceiver(LoopbackHttpServer):
     """Threaded HTTP server accepting protobuf ``POST /v1/traces`` (gzip/deflate allowed).
 
     Answers 200 with an ExportTraceServiceResponse; 404 for other paths, 415 for
@@ -133,28 +131,70 @@ class OtlpReceiver:
     in ``errors`` so a test can show why nothing arrived.
     """
 
+    thread_name = "otlp-receiver"
+
     def __init__(self) -> None:
+        super().__init__()
         self._spans: list[SpanRecord] = []
         self._errors: list[str] = []
         self._requests = 0
         self._changed = threading.Condition()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> OtlpReceiver:
-        self.start()
-        return self
+    @property
+    def traces_url(self) -> str:
+        """Full trace endpoint ``http://127.0.0.1:PORT/v1/traces`` for OTLPSpanExporter."""
+        return self.url + TRACES_PATH
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    @property
+    def spans(self) -> list[SpanRecord]:
+        """Every span received so far, in arrival order (a copy)."""
+        with self._changed:
+            return list(self._spans)
 
-    def start(self) -> None:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
+    @property
+    def errors(self) -> list[str]:
+        """Why requests were rejected, e.g. ``"404: unknown path /v1/logs"``."""
+        with self._changed:
+            return list(self._errors)
+
+    @property
+    def request_count(self) -> int:
+        """Export requests accepted so far."""
+        with self._changed:
+            return self._requests
+
+    def clear(self) -> None:
+        """Forget received spans and errors."""
+        with self._changed:
+            self._spans.clear()
+            self._errors.clear()
+            self._requests = 0
+
+    def wait_for_spans(self, n: int, timeout: float = 10.0) -> list[SpanRecord]:
+        """Block until at least ``n`` spans arrived and return all of them, or TimeoutError."""
+        return wait_on(
+            self._changed,
+            lambda: list(self._spans),
+            lambda spans: len(spans) >= n,
+            timeout,
+            lambda spans: (
+                f"{len(spans)} of {n} spans within {timeout:g}s; "
+                f"names: {[s['name'] for s in spans]}; errors: {self._errors}"
+            ),
+        )
+
+    def _add(self, spans: list[SpanRecord]) -> None:
+        with self._changed:
+            self._spans.extend(spans)
+            self._requests += 1
+            self._changed.notify_all()
+
+    def _add_error(self, error: str) -> None:
+        with self._changed:
+            self._errors.append(error)
+            self._changed.notify_all()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -194,89 +234,4 @@ class OtlpReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 """Stay quiet: rejections are kept in ``OtlpReceiver.errors``."""
 
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="otlp-receiver",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and close the socket; safe to call twice."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
-
-    @property
-    def port(self) -> int:
-        """The port the server listens on."""
-        if self._server is None:
-            raise RuntimeError("OtlpReceiver is not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """Base URL ``http://127.0.0.1:PORT`` (an OTLP ``endpoint`` without the signal path)."""
-        return f"http://{LOOPBACK}:{self.port}"
-
-    @property
-    def traces_url(self) -> str:
-        """Full trace endpoint ``http://127.0.0.1:PORT/v1/traces`` for OTLPSpanExporter."""
-        return self.url + TRACES_PATH
-
-    @property
-    def spans(self) -> list[SpanRecord]:
-        """Every span received so far, in arrival order (a copy)."""
-        with self._changed:
-            return list(self._spans)
-
-    @property
-    def errors(self) -> list[str]:
-        """Why requests were rejected, e.g. ``"404: unknown path /v1/logs"``."""
-        with self._changed:
-            return list(self._errors)
-
-    @property
-    def request_count(self) -> int:
-        """Export requests accepted so far."""
-        with self._changed:
-            return self._requests
-
-    def clear(self) -> None:
-        """Forget received spans and errors."""
-        with self._changed:
-            self._spans.clear()
-            self._errors.clear()
-            self._requests = 0
-
-    def wait_for_spans(self, n: int, timeout: float = 10.0) -> list[SpanRecord]:
-        """Block until at least ``n`` spans arrived and return all of them, or TimeoutError."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(self._spans) < n:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(
-                        f"{len(self._spans)} of {n} spans within {timeout:g}s; "
-                        f"names: {[s['name'] for s in self._spans]}; errors: {self._errors}"
-                    )
-                self._changed.wait(remaining)
-            return list(self._spans)
-
-    def _add(self, spans: list[SpanRecord]) -> None:
-        with self._changed:
-            self._spans.extend(spans)
-            self._requests += 1
-            self._changed.notify_all()
-
-    def _add_error(self, error: str) -> None:
-        with self._changed:
-            self._errors.append(error)
-            self._changed.notify_all()
+        return Handler
