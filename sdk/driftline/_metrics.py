@@ -129,7 +129,6 @@ class ModelStats:
             if trace_id is not None
             else None
         )
-        bounds = self.prediction_bounds
         with self.lock:
             if ok:
                 self.success += 1
@@ -141,21 +140,33 @@ class ModelStats:
             if exemplar is not None:
                 self.duration_exemplars[index] = exemplar
             if prediction:
+                predictions = self.predictions
                 for output, value in prediction.items():
-                    if (type(value) is float or type(value) is int) or (
-                        isinstance(value, int | float) and not isinstance(value, bool)
+                    # Exact float and int first: what prediction_of returns for a number.
+                    if (type(value) is float or type(value) is int) and (
+                        hist := predictions.get(output)
                     ):
-                        if value != value:  # NaN has no bucket
-                            continue
-                        hist = self.predictions.get(output)
-                        if hist is None:
-                            hist = self.predictions[output] = _Histogram(len(bounds) + 1)
-                        hist.counts[bisect_left(bounds, value)] += 1
-                        hist.total += value
+                        if value == value:  # NaN has no bucket
+                            hist.counts[bisect_left(self.prediction_bounds, value)] += 1
+                            hist.total += value
                     else:
-                        label = _class_label(value)
-                        if label is not None:
-                            self._count_class(output, label, 1)
+                        self._observe(output, value)
+
+    def _observe(self, output: str, value: object) -> None:
+        """Count one output value of any type (the caller holds the lock)."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if value != value:  # NaN has no bucket
+                return
+            bounds = self.prediction_bounds
+            hist = self.predictions.get(output)
+            if hist is None:
+                hist = self.predictions[output] = _Histogram(len(bounds) + 1)
+            hist.counts[bisect_left(bounds, value)] += 1
+            hist.total += value
+        else:
+            label = _class_label(value)
+            if label is not None:
+                self._count_class(output, label, 1)
 
     def _count_class(self, output: str, label: str, count: int) -> None:
         seen = self.classes.get(output)

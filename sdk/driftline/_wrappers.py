@@ -1,0 +1,159 @@
+"""``wrap``: the sync, async and batch wrappers, chosen once when a function is decorated."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import _runtime
+from ._batch import batch_ids, finish_batch
+from ._binding import Binding, Spec
+from ._call import finish_call
+from ._context import CURRENT, LAST
+from ._ids import new_id
+from ._logging import warn_rate_limited
+from ._shadow import ShadowRunner
+
+__all__ = ["wrap"]
+
+_perf_counter = time.perf_counter
+
+
+class _Monitor:
+    """One decorated function's link to the runtime: rebinds when configure() installs a new one."""
+
+    __slots__ = ("_bound", "shadow", "spec")
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self._bound: Binding | None = None
+        self.shadow = ShadowRunner(spec.shadow) if spec.shadow is not None else None
+
+    def bound(self) -> Binding | None:
+        """Return the binding to the current runtime, or None when even that failed."""
+        bound = self._bound
+        if bound is not None and bound.runtime is _runtime._current is not None:
+            return bound
+        try:
+            bound = self._bound = Binding(self.spec, _runtime.current(), self.shadow)
+        except Exception:
+            warn_rate_limited("bind", "driftline: cannot set up telemetry", exc_info=True)
+            return None
+        return bound
+
+
+def wrap(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
+    """Return ``fn`` wrapped for ``spec``: sync or async, plain or batch, decided here once."""
+    mon = _Monitor(spec)
+    if spec.batch:
+        return _wrap_batch(fn, mon)
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_call(*args: Any, **kwargs: Any) -> Any:
+            bound = mon._bound
+            if bound is None or bound.runtime is not _runtime._current:
+                bound = mon.bound()
+                if bound is None:
+                    return await fn(*args, **kwargs)
+            prediction_id = new_id()
+            current = CURRENT.set(prediction_id)
+            if bound.tracer is None:
+                span = token = None
+                start = _perf_counter()
+                next(bound.started)
+            else:
+                span, token, start = bound.start()
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                CURRENT.reset(current)
+                LAST.set(prediction_id)
+                finish_call(bound, None, exc, args, kwargs, prediction_id, span, token, start)
+                raise
+            CURRENT.reset(current)
+            LAST.set(prediction_id)
+            finish_call(bound, result, None, args, kwargs, prediction_id, span, token, start)
+            return result
+
+        return async_call
+
+    @functools.wraps(fn)
+    def sync_call(*args: Any, **kwargs: Any) -> Any:
+        bound = mon._bound
+        if bound is None or bound.runtime is not _runtime._current:
+            bound = mon.bound()
+            if bound is None:
+                return fn(*args, **kwargs)
+        prediction_id = new_id()
+        current = CURRENT.set(prediction_id)
+        if bound.tracer is None:
+            span = token = None
+            start = _perf_counter()
+            next(bound.started)
+        else:
+            span, token, start = bound.start()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            CURRENT.reset(current)
+            LAST.set(prediction_id)
+            finish_call(bound, None, exc, args, kwargs, prediction_id, span, token, start)
+            raise
+        CURRENT.reset(current)
+        LAST.set(prediction_id)
+        finish_call(bound, result, None, args, kwargs, prediction_id, span, token, start)
+        return result
+
+    return sync_call
+
+
+def _wrap_batch(fn: Callable[..., Any], mon: _Monitor) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_batch(*args: Any, **kwargs: Any) -> Any:
+            bound = mon.bound()
+            if bound is None:
+                return await fn(*args, **kwargs)
+            batch, ids = batch_ids(bound, args, kwargs)
+            current = CURRENT.set(ids)
+            span, token, start = bound.start()
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                CURRENT.reset(current)
+                LAST.set(ids)
+                finish_batch(bound, None, exc, batch, ids, span, token, start)
+                raise
+            CURRENT.reset(current)
+            LAST.set(ids)
+            finish_batch(bound, result, None, batch, ids, span, token, start, args, kwargs)
+            return result
+
+        return async_batch
+
+    @functools.wraps(fn)
+    def sync_batch(*args: Any, **kwargs: Any) -> Any:
+        bound = mon.bound()
+        if bound is None:
+            return fn(*args, **kwargs)
+        batch, ids = batch_ids(bound, args, kwargs)
+        current = CURRENT.set(ids)
+        span, token, start = bound.start()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            CURRENT.reset(current)
+            LAST.set(ids)
+            finish_batch(bound, None, exc, batch, ids, span, token, start)
+            raise
+        CURRENT.reset(current)
+        LAST.set(ids)
+        finish_batch(bound, result, None, batch, ids, span, token, start, args, kwargs)
+        return result
+
+    return sync_batch
