@@ -7,7 +7,8 @@ own ``Evaluation.to_dict()`` document that ``GET /v1/drift`` returns. Both survi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from driftline_sidecar.metrics import ColumnState
 from driftline_sidecar.profile import ProfileError, ReferenceProfile, load_profile
 from driftline_sidecar.window import WindowColumn
 
-__all__ = ["EvaluationSummary", "Reference", "load_reference"]
+__all__ = ["EvaluationSummary", "FittedCache", "Reference", "load_reference"]
 
 
 @dataclass(frozen=True)
@@ -151,20 +152,35 @@ class Reference:
         return evaluation, summary
 
 
-def load_reference(index: int, model: ModelConfig, config: SidecarConfig) -> Reference:
-    """Load and fit a configured model version's profile; raise ConfigError naming the key."""
+FittedCache = MutableMapping[str, tuple[ReferenceProfile, DriftSettings, FittedProfile]]
+
+
+def load_reference(
+    index: int, model: ModelConfig, config: SidecarConfig, cache: FittedCache | None = None
+) -> Reference:
+    """Load and fit a configured model version's profile; raise ConfigError naming the key.
+
+    Versions that share a profile file and drift settings share one loaded and
+    fitted profile through ``cache``: 300 versions of one profile cost one fit.
+    """
     prefix = f"models[{index}]"
-    try:
-        profile = load_profile(model.profile)
-    except ProfileError as exc:
-        raise ConfigError(f"{prefix}.profile", config.source, str(exc)) from None
     drift = {"min_samples": config.min_samples, **model.drift}
-    try:
-        settings = parse_settings(drift, model.features)
-        fitted = fit_profile(profile, settings)
-    except SettingsError as exc:
-        key = exc.key if exc.key.startswith("features.") else f"drift.{exc.key}"
-        raise ConfigError(f"{prefix}.{key}", config.source, exc.reason) from None
+    key = json.dumps([str(model.profile), drift, model.features], sort_keys=True, default=str)
+    if cache is not None and key in cache:
+        profile, settings, fitted = cache[key]
+    else:
+        try:
+            profile = load_profile(model.profile)
+        except ProfileError as exc:
+            raise ConfigError(f"{prefix}.profile", config.source, str(exc)) from None
+        try:
+            settings = parse_settings(drift, model.features)
+            fitted = fit_profile(profile, settings)
+        except SettingsError as exc:
+            key_path = exc.key if exc.key.startswith("features.") else f"drift.{exc.key}"
+            raise ConfigError(f"{prefix}.{key_path}", config.source, exc.reason) from None
+        if cache is not None:
+            cache[key] = (profile, settings, fitted)
     for output, column in model.prediction_columns.items():
         if column not in profile.columns or profile.columns[column].role != "prediction":
             raise ConfigError(

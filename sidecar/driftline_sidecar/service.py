@@ -18,7 +18,12 @@ from typing import Any, Protocol
 from driftline_sidecar import snapshot as snapshots
 from driftline_sidecar.config import SidecarConfig
 from driftline_sidecar.drift import Evaluation
-from driftline_sidecar.evaluation import EvaluationSummary, Reference, load_reference
+from driftline_sidecar.evaluation import (
+    EvaluationSummary,
+    FittedCache,
+    Reference,
+    load_reference,
+)
 from driftline_sidecar.ingest import Column, DecodedBatch, IngestError, Kind, Role
 from driftline_sidecar.metrics import ModelState, SidecarMetrics
 from driftline_sidecar.outcomes import DecodedOutcomes
@@ -371,7 +376,8 @@ class SidecarService:
 
 
 def _load_all(config: SidecarConfig) -> dict[Key, Reference]:
+    cache: FittedCache = {}
     return {
-        (model.model, model.version): load_reference(index, model, config)
+        (model.model, model.version): load_reference(index, model, config, cache)
         for index, model in enumerate(config.models)
     }
