@@ -2,113 +2,48 @@
 
 It keeps its port across restarts, so an SDK or a test client configured once
 reaches whichever process runs now. Every process it starts is stopped by pid in
-``close()``.
+``close()``. The churn 1.0 data, profile and config come from ``tests.support.sidecar``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
-from driftline_sidecar.profile import build_profile, save_profile
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support import sidecar as shared
 from tests.support.ports import LOOPBACK, free_port
 from tests.support.procs import ManagedProcess, assert_no_process, start_process
+from tests.support.sidecar import MODEL, VERSION, sidecar_argv, write_config
 
 __all__ = [
     "MODEL",
     "VERSION",
     "SidecarProcess",
     "records_body",
-    "reference_data",
     "running_sidecar",
     "wait_until",
     "write_config",
     "write_profile",
 ]
 
-DRIFTLINE = str(Path(sys.executable).parent / "driftline")
-MODEL, VERSION = "churn", "1.0"
-
-
-def reference_data(n: int, seed: int = 0) -> dict[str, Any]:
-    """Reference-like data: two numeric features, one categorical, one numeric prediction."""
-    rng = np.random.default_rng(seed)
-    return {
-        "tenure": rng.normal(24.0, 6.0, n),
-        "spend": rng.normal(50.0, 10.0, n),
-        "plan": np.array(["basic", "pro", "team"], dtype=object)[rng.integers(0, 3, n)],
-        "churn_probability": rng.uniform(0.0, 1.0, n),
-    }
-
 
 def write_profile(path: Path) -> Path:
-    """Save a reference profile of ``reference_data`` for churn 1.0 at ``path``."""
-    profile = build_profile(
-        reference_data(2_000),
-        model=MODEL,
-        version=VERSION,
-        categorical=["plan"],
-        prediction_columns=["churn_probability"],
-    )
-    save_profile(profile, path)
-    return path
-
-
-def write_config(directory: Path, profile: Path, **overrides: Any) -> Path:
-    """Write a sidecar configuration (JSON is YAML) monitoring churn 1.0; return its path."""
-    config: dict[str, Any] = {
-        "interval": 3600,
-        "snapshot_interval": 3600,
-        "min_samples": 50,
-        "window_size": 1_000,
-        "alerting": {"log": False},
-        "models": [
-            {
-                "model": MODEL,
-                "version": VERSION,
-                "profile": str(profile),
-                "prediction_columns": {"value": "churn_probability"},
-            }
-        ],
-    }
-    config.update(overrides)
-    path = directory / "sidecar.yaml"
-    path.write_text(json.dumps(config), encoding="utf-8")
-    return path
+    """Save a reference profile of 2,000 reference records for churn 1.0 at ``path``."""
+    return shared.write_profile(path, n=2_000)
 
 
 def records_body(n: int, *, seed: int = 1, shift: float = 0.0, start: int = 0) -> dict[str, Any]:
-    """A protocol v1 body of ``n`` records like the reference, ``tenure`` shifted by ``shift``."""
-    data = reference_data(n, seed)
-    now = time.time()
-    return {
-        "v": 1,
-        "batches": [
-            {
-                "model": MODEL,
-                "version": VERSION,
-                "ids": [f"id-{start + i}" for i in range(n)],
-                "timestamps": [now] * n,
-                "features": {
-                    "tenure": (data["tenure"] + shift).tolist(),
-                    "spend": data["spend"].tolist(),
-                    "plan": data["plan"].tolist(),
-                },
-                "predictions": {"value": data["churn_probability"].tolist()},
-            }
-        ],
-    }
+    """A protocol v1 body of ``n`` records like the reference, ``tenure`` shifted by ``shift``,
+    every record stamped now."""
+    return shared.records_body(n, seed=seed, shift=shift, start=start, at=time.time())
 
 
 class SidecarProcess:
@@ -138,7 +73,7 @@ class SidecarProcess:
         """Start a new process on the same port and wait until ``/readyz`` answers 200."""
         self._starts += 1
         self._process = start_process(
-            [DRIFTLINE, "sidecar", "--config", str(self.config), "--port", str(self.port)],
+            sidecar_argv(self.config, self.port),
             log_path=self.log_dir / f"sidecar-{self._starts}.log",
             name=f"sidecar-{self._starts}",
         )

@@ -28,8 +28,9 @@ from prometheus_client import CollectorRegistry
 from tests.alerts.catalog import REPO_ROOT
 from tests.integration._model_service import score
 from tests.support.ports import LOOPBACK
-from tests.support.procs import ManagedProcess, start_on_free_port
+from tests.support.procs import start_on_free_port
 from tests.support.prometheus import Prometheus, fetch_json
+from tests.support.sidecar import DRIFTLINE, start_sidecar
 
 __all__ = [
     "DRIFTLINE",
@@ -43,8 +44,6 @@ __all__ = [
     "write_reference",
     "write_stale_snapshot",
 ]
-
-DRIFTLINE = str(Path(sys.executable).parent / "driftline")
 
 # --- data ------------------------------------------------------------------------------------
 
@@ -115,17 +114,6 @@ def write_stale_snapshot(config_path: Path, *, model: str, version: str, age: fl
 
 
 # --- processes -------------------------------------------------------------------------------
-
-
-def start_sidecar(config_path: Path, log_dir: Path) -> tuple[ManagedProcess, int]:
-    """``driftline sidecar --config FILE --port P`` on a free port, once ``/readyz`` answers."""
-    return start_on_free_port(
-        lambda port: [DRIFTLINE, "sidecar", "--config", str(config_path), "--port", str(port)],
-        ready_path="/readyz",
-        log_path=log_dir / "sidecar.log",
-        name="sidecar",
-        timeout=60.0,
-    )
 
 
 class ModelService:

@@ -1,100 +1,48 @@
-"""Fixtures for sidecar tests: a reference profile on disk and configurations that use it."""
+"""Fixtures for sidecar tests: a reference profile on disk, configurations that use it, serving.
+
+The churn 1.0 data, profile and config helpers come from ``tests.support.sidecar``.
+"""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 import uvicorn
 from driftline_sidecar.app import create_app
 from driftline_sidecar.config import SidecarConfig, load_config
-from driftline_sidecar.profile import build_profile, save_profile
 from driftline_sidecar.service import SidecarService
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-MODEL, VERSION = "churn", "1.0"
+from tests.support.sidecar import (
+    MODEL,
+    VERSION,
+    records_body,
+    reference_data,
+    write_config,
+    write_profile,
+)
 
-
-def reference_data(n: int = 5_000, seed: int = 0) -> dict[str, Any]:
-    """Reference data: two numeric features, one categorical, one numeric prediction."""
-    rng = np.random.default_rng(seed)
-    plans = np.array(["basic", "pro", "team"], dtype=object)[rng.integers(0, 3, n)]
-    return {
-        "tenure": rng.normal(24.0, 6.0, n),
-        "spend": rng.normal(50.0, 10.0, n),
-        "plan": plans,
-        "churn_probability": rng.uniform(0.0, 1.0, n),
-    }
+__all__ = [
+    "MODEL",
+    "VERSION",
+    "records_body",
+    "reference_data",
+    "service_of",
+    "serving",
+    "write_config",
+]
 
 
 @pytest.fixture(scope="session")
 def profile_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved reference profile of `reference_data` for churn 1.0."""
-    path = tmp_path_factory.mktemp("profiles") / "churn.npz"
-    profile = build_profile(
-        reference_data(),
-        model=MODEL,
-        version=VERSION,
-        categorical=["plan"],
-        prediction_columns=["churn_probability"],
-    )
-    save_profile(profile, path)
-    return path
-
-
-def write_config(directory: Path, profile: Path, **overrides: Any) -> Path:
-    """Write a sidecar YAML configuration (JSON is YAML) monitoring churn 1.0; return its path."""
-    config: dict[str, Any] = {
-        "interval": 3600,
-        "snapshot_interval": 3600,
-        "min_samples": 50,
-        "window_size": 1_000,
-        "alerting": {"log": False},
-        "models": [
-            {
-                "model": MODEL,
-                "version": VERSION,
-                "profile": str(profile),
-                "prediction_columns": {"value": "churn_probability"},
-            }
-        ],
-    }
-    config.update(overrides)
-    path = directory / "sidecar.yaml"
-    path.write_text(json.dumps(config), encoding="utf-8")
-    return path
-
-
-def records_body(
-    n: int, *, seed: int = 1, shift: float = 0.0, model: str = MODEL, version: str = VERSION
-) -> dict[str, Any]:
-    """A protocol v1 body of ``n`` records like the reference, ``tenure`` shifted by ``shift``."""
-    data = reference_data(n, seed)
-    return {
-        "v": 1,
-        "batches": [
-            {
-                "model": model,
-                "version": version,
-                "ids": [f"id-{i}" for i in range(n)],
-                "timestamps": [1_800_000_000.0 + i for i in range(n)],
-                "features": {
-                    "tenure": (data["tenure"] + shift).tolist(),
-                    "spend": data["spend"].tolist(),
-                    "plan": data["plan"].tolist(),
-                },
-                "predictions": {"value": data["churn_probability"].tolist()},
-            }
-        ],
-    }
+    return write_profile(tmp_path_factory.mktemp("profiles") / "churn.npz")
 
 
 @pytest.fixture

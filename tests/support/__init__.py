@@ -9,6 +9,7 @@
 - ``http_sink``: ``HttpSink``, stands in for the sidecar's ``POST /v1/records``
 - ``webhook``: ``WebhookRecorder``, records JSON POSTs (Alertmanager webhooks)
 - ``otlp_receiver``: ``OtlpReceiver``, decodes OTLP/HTTP protobuf trace exports
+- ``sidecar``: churn 1.0 reference data, profile, config and bodies; ``start_sidecar()``
 
 Import from the modules themselves, e.g. ``from tests.support.prometheus import Prometheus``.
 """
