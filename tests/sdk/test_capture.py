@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import threading
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -13,42 +12,16 @@ import pytest
 from driftline._capture import DROP_REASONS, CaptureQueue, CaptureSettings
 from prometheus_client import CollectorRegistry
 
+from tests.sdk.conftest import MakeQueue
 from tests.support.http_sink import HttpSink
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
-MakeQueue = Callable[..., CaptureQueue]
 
 
 @pytest.fixture
-def sink() -> Iterator[HttpSink]:
-    """A running HTTP sink on 127.0.0.1, stopped after the test."""
-    with HttpSink() as running:
-        yield running
-
-
-@pytest.fixture
-def registry() -> CollectorRegistry:
-    """A registry of the test's own."""
-    return CollectorRegistry()
-
-
-@pytest.fixture
-def make_queue(sink: HttpSink, registry: CollectorRegistry) -> Iterator[MakeQueue]:
-    """Build started queues pointed at the sink; every one is closed after the test."""
-    queues: list[CaptureQueue] = []
-
-    def make(start: bool = True, **overrides: Any) -> CaptureQueue:
-        options: dict[str, Any] = {"url": sink.url, "service_name": "churn-api"}
-        options |= {"flush_interval": 60.0, "timeout": 2.0} | overrides
-        queue = CaptureQueue(CaptureSettings(**options), registry)
-        queues.append(queue)
-        if start:
-            queue.start()
-        return queue
-
-    yield make
-    for queue in queues:
-        queue.close(0.5)
+def queue_options() -> dict[str, Any]:
+    """Queues of this module give up on a request after 2 s."""
+    return {"timeout": 2.0}
 
 
 def submit(queue: CaptureQueue, pid: str, **features: object) -> None:

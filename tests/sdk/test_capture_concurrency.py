@@ -8,48 +8,13 @@ import sys
 import textwrap
 import threading
 import warnings
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
-import pytest
-from driftline._capture import CaptureQueue, CaptureSettings
+from driftline._capture import CaptureQueue
 from prometheus_client import CollectorRegistry
 
+from tests.sdk.conftest import MakeQueue
 from tests.support.http_sink import HttpSink
-
-MakeQueue = Callable[..., CaptureQueue]
-
-
-@pytest.fixture
-def sink() -> Iterator[HttpSink]:
-    """A running HTTP sink on 127.0.0.1, stopped after the test."""
-    with HttpSink() as running:
-        yield running
-
-
-@pytest.fixture
-def registry() -> CollectorRegistry:
-    """A registry of the test's own."""
-    return CollectorRegistry()
-
-
-@pytest.fixture
-def make_queue(sink: HttpSink, registry: CollectorRegistry) -> Iterator[MakeQueue]:
-    """Build queues pointed at the sink, started unless told otherwise; each closed afterwards."""
-    queues: list[CaptureQueue] = []
-
-    def make(start: bool = True, **overrides: Any) -> CaptureQueue:
-        options: dict[str, Any] = {"url": sink.url, "service_name": "churn-api"}
-        options |= {"flush_interval": 60.0} | overrides
-        queue = CaptureQueue(CaptureSettings(**options), registry)
-        queues.append(queue)
-        if start:
-            queue.start()
-        return queue
-
-    yield make
-    for queue in queues:
-        queue.close(1.0)
 
 
 def submit(queue: CaptureQueue, pid: str) -> None:

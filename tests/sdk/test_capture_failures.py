@@ -2,53 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from driftline._capture import CaptureQueue, CaptureSettings
+from driftline._capture import CaptureQueue
 from prometheus_client import CollectorRegistry
 
+from tests.sdk.conftest import MakeQueue
 from tests.support.http_sink import HttpSink
 
-MakeQueue = Callable[..., CaptureQueue]
-
 
 @pytest.fixture
-def sink() -> Iterator[HttpSink]:
-    """A running HTTP sink on 127.0.0.1, stopped after the test."""
-    with HttpSink() as running:
-        yield running
-
-
-@pytest.fixture
-def registry() -> CollectorRegistry:
-    """A registry of the test's own."""
-    return CollectorRegistry()
-
-
-@pytest.fixture
-def make_queue(sink: HttpSink, registry: CollectorRegistry) -> Iterator[MakeQueue]:
-    """Build started queues with short timeouts and backoff; each is closed after the test."""
-    queues: list[CaptureQueue] = []
-
-    def make(**overrides: Any) -> CaptureQueue:
-        options: dict[str, Any] = {"url": sink.url, "service_name": "churn-api"}
-        options |= {
-            "flush_interval": 60.0,
-            "timeout": 0.3,
-            "retry_backoff": 0.01,
-            "retry_backoff_max": 0.05,
-        }
-        queue = CaptureQueue(CaptureSettings(**(options | overrides)), registry)
-        queues.append(queue)
-        queue.start()
-        return queue
-
-    yield make
-    for queue in queues:
-        sink.release()
-        queue.close(1.0)
+def queue_options() -> dict[str, Any]:
+    """Short timeouts and backoff, so that failures show within a test."""
+    return {"timeout": 0.3, "retry_backoff": 0.01, "retry_backoff_max": 0.05}
 
 
 def submit(queue: CaptureQueue, pid: str) -> None:
