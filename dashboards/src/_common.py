@@ -22,12 +22,15 @@ __all__ = [
     "RUNBOOK_BASE_URL",
     "TAG",
     "base_dashboard",
+    "feature_variable",
+    "model_variable",
     "query",
     "runbook_link",
     "stat_panel",
     "table_panel",
     "timeseries_panel",
     "variable",
+    "version_variable",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -86,6 +89,23 @@ def variable(
             VariableOption(selected=True, text="All", value="$__all")
         )
     return builder
+
+
+def model_variable(metric: str) -> dashboard.QueryVariable:
+    """``$model``: one model, from the ``model`` label of ``metric``."""
+    query_text = f"label_values({metric}, model)"
+    return variable("model", "Model", query_text, multi=False, include_all=False)
+
+
+def version_variable(query_text: str, *, regex: str | None = None) -> dashboard.QueryVariable:
+    """``$version``: any versions of ``$model`` ("All" offered), filled by ``query_text``."""
+    return variable("version", "Version", query_text, multi=True, include_all=True, regex=regex)
+
+
+def feature_variable(selector: str) -> dashboard.QueryVariable:
+    """``$feature``: any features ("All" offered) of ``driftline_drift_detected{selector}``."""
+    query_text = f'label_values(driftline_drift_detected{{{selector}, kind="feature"}}, feature)'
+    return variable("feature", "Feature", query_text, multi=True, include_all=True)
 
 
 def base_dashboard(uid: str, title: str, description: str) -> dashboard.Dashboard:

@@ -11,12 +11,14 @@ from grafana_foundation_sdk.models.dashboard import (
 from dashboards.src._common import (
     DATASOURCE,
     base_dashboard,
+    feature_variable,
+    model_variable,
     query,
     runbook_link,
     stat_panel,
     table_panel,
     timeseries_panel,
-    variable,
+    version_variable,
 )
 
 __all__ = ["UID", "build"]
@@ -250,34 +252,11 @@ def build() -> dashboard.Dashboard:
             "Driftline drift",
             "Do the model's inputs and outputs still look like its reference profile?",
         )
+        .with_variable(model_variable("driftline_drift_detected"))
         .with_variable(
-            variable(
-                "model",
-                "Model",
-                "label_values(driftline_drift_detected, model)",
-                multi=False,
-                include_all=False,
-            )
+            version_variable('label_values(driftline_drift_detected{model=~"$model"}, version)')
         )
-        .with_variable(
-            variable(
-                "version",
-                "Version",
-                'label_values(driftline_drift_detected{model=~"$model"}, version)',
-                multi=True,
-                include_all=True,
-            )
-        )
-        .with_variable(
-            variable(
-                "feature",
-                "Feature",
-                'label_values(driftline_drift_detected{model=~"$model", version=~"$version", '
-                'kind="feature"}, feature)',
-                multi=True,
-                include_all=True,
-            )
-        )
+        .with_variable(feature_variable('model=~"$model", version=~"$version"'))
         .with_row(state)
         .with_row(features)
         .with_row(quality)

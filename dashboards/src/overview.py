@@ -6,11 +6,12 @@ from grafana_foundation_sdk.builders import dashboard, prometheus
 
 from dashboards.src._common import (
     base_dashboard,
+    model_variable,
     query,
     stat_panel,
     table_panel,
     timeseries_panel,
-    variable,
+    version_variable,
 )
 
 __all__ = ["UID", "build"]
@@ -308,23 +309,9 @@ def build() -> dashboard.Dashboard:
             "Driftline model overview",
             "Is the model service healthy? Traffic, errors, latency, predictions and capture.",
         )
+        .with_variable(model_variable("driftline_requests_total"))
         .with_variable(
-            variable(
-                "model",
-                "Model",
-                "label_values(driftline_requests_total, model)",
-                multi=False,
-                include_all=False,
-            )
-        )
-        .with_variable(
-            variable(
-                "version",
-                "Version",
-                'label_values(driftline_requests_total{model=~"$model"}, version)',
-                multi=True,
-                include_all=True,
-            )
+            version_variable('label_values(driftline_requests_total{model=~"$model"}, version)')
         )
         .with_row(service)
         .with_row(slo)

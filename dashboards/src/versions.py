@@ -7,10 +7,12 @@ from grafana_foundation_sdk.builders import dashboard
 from dashboards.src._common import (
     DATASOURCE,
     base_dashboard,
+    feature_variable,
+    model_variable,
     query,
     table_panel,
     timeseries_panel,
-    variable,
+    version_variable,
 )
 
 __all__ = ["UID", "build"]
@@ -295,39 +297,19 @@ def build() -> dashboard.Dashboard:
             "How do the versions of one model compare: traffic, errors, latency, "
             "predictions and drift?",
         )
+        .with_variable(model_variable("driftline_requests_total"))
         .with_variable(
-            variable(
-                "model",
-                "Model",
-                "label_values(driftline_requests_total, model)",
-                multi=False,
-                include_all=False,
-            )
-        )
-        .with_variable(
-            variable(
-                "version",
-                "Version",
+            version_variable(
                 # Champions and canaries serve calls; a shadow challenger only shows up
                 # as the challenger_version of its champion's shadow calls.
                 "query_result(group by (version) "
                 '(driftline_requests_total{model=~"$model"}) or group by (version) '
                 '(label_replace(driftline_shadow_calls_total{model=~"$model"}, '
                 '"version", "$1", "challenger_version", "(.+)")))',
-                multi=True,
-                include_all=True,
                 regex='/version="([^"]+)"/',
             )
         )
-        .with_variable(
-            variable(
-                "feature",
-                "Feature",
-                'label_values(driftline_drift_detected{model=~"$model", kind="feature"}, feature)',
-                multi=True,
-                include_all=True,
-            )
-        )
+        .with_variable(feature_variable('model=~"$model"'))
         .with_row(traffic)
         .with_row(latency)
         .with_row(predictions)
