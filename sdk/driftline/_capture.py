@@ -1,4 +1,4 @@
-"""The capture queue: bounded, O(1) submits, and the "driftline-shipper" thread that POSTs batches.
+"""``CaptureQueue``: bounded, O(1) submits, and the "driftline-shipper" thread that ships them.
 
 The caller's thread only pops a free-slot token and appends a tuple to a deque,
 two atomic operations that need no lock; grouping, encoding (``_wire``),
@@ -8,44 +8,36 @@ When it is reached the *new* records are dropped (``queue_full``): dropping the
 newest keeps the queue in time order and the caller's cost O(1), where
 dropping the oldest would take a record the shipper may be reading.
 
-Counters are plain integers updated under the queue's lock and read at
-collect time by ``CaptureMetrics``, so the hot path never touches a
-prometheus-client metric.
+Counters are plain integers updated under the queue's lock (a single record
+dropped as ``queue_full`` is counted with a lock-free ``itertools.count``) and
+read at collect time by ``CaptureMetrics``, so the hot path never touches a
+prometheus-client metric. Settings, metrics and HTTP live in
+``_capture_settings``, ``_capture_metrics`` and ``_transport``; the names are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import atexit
-import http.client
-import json
+import itertools
 import os
-import random
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from itertools import repeat, starmap
-from typing import Final, Protocol
+from typing import Final
 from urllib.parse import urlsplit
 
 import numpy as np
-from prometheus_client import REGISTRY, CollectorRegistry, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.metrics_core import Metric
+from prometheus_client import CollectorRegistry
 
-from driftline._outcomes import OutcomeBuffer, outcome_metrics_for
-from driftline._wire import (
-    ROW,
-    Body,
-    Entry,
-    JsonScalar,
-    encode,
-    encode_outcomes,
-    entry_rows,
-    split_entry,
-)
+from ._capture_metrics import CaptureMetrics
+from ._capture_settings import DROP_REASONS, SEND_OUTCOMES, CaptureSettings, CaptureSink
+from ._outcomes import OutcomeBuffer, outcome_metrics_for
+from ._transport import Outcome, Transport
+from ._wire import ROW, Entry, JsonScalar, encode, encode_outcomes, entry_rows, split_entry
 
 __all__ = [
     "DROP_REASONS",
@@ -56,115 +48,7 @@ __all__ = [
     "CaptureSink",
 ]
 
-DROP_REASONS: Final = (
-    "queue_full",
-    "extraction_error",
-    "encode_error",
-    "rejected",
-    "retries_exhausted",
-    "shutdown",
-)
-"""Every value of the ``reason`` label of ``driftline_capture_records_dropped_total``."""
-
-SEND_OUTCOMES: Final = ("success", "client_error", "server_error", "connection_error")
-"""Every value of the ``outcome`` label of ``driftline_capture_send_duration_seconds``."""
-
 _THREAD_NAME: Final = "driftline-shipper"
-
-
-@dataclass(frozen=True)
-class CaptureSettings:
-    """How the capture queue is bounded and how its shipper talks to the sidecar."""
-
-    url: str
-    """The sidecar's base URL; bodies go to ``{url}/v1/records``."""
-    service_name: str
-    token: str | None = None
-    """Sent as ``Authorization: Bearer <token>`` when set."""
-    queue_size: int = 10_000
-    """The most records held in memory; more are dropped as ``queue_full``."""
-    batch_size: int = 500
-    """The most records in one request body; a full batch wakes the shipper."""
-    flush_interval: float = 1.0
-    """Seconds between sends of a partial batch."""
-    timeout: float = 2.0
-    """Seconds for one POST (connect, send and answer)."""
-    max_retries: int = 5
-    """Retries of a body after a 5xx or connection error before ``retries_exhausted``."""
-    exit_timeout: float = 2.0
-    """Seconds the interpreter-exit flush may take."""
-    retry_backoff: float = 0.1
-    """The first retry's delay in seconds; it doubles per retry, with jitter."""
-    retry_backoff_max: float = 5.0
-    """The longest delay between two retries, in seconds."""
-
-    def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"url: expected http(s)://host[:port][/path], got {self.url!r}")
-        for name in ("queue_size", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
-        if self.max_retries < 0:
-            raise ValueError(f"max_retries: must be at least 0, got {self.max_retries}")
-        for name in ("flush_interval", "timeout", "retry_backoff", "retry_backoff_max"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}: must be a positive number, got {getattr(self, name)}")
-        if not self.exit_timeout >= 0:
-            raise ValueError(f"exit_timeout: must be 0 or more, got {self.exit_timeout}")
-
-
-class CaptureSink(Protocol):
-    """Where the decorator sends captured records: the real ``CaptureQueue`` or a test double."""
-
-    def submit_row(
-        self,
-        model: str,
-        version: str,
-        role: str,
-        prediction_id: str,
-        timestamp: float,
-        trace_id: str | None,
-        features: Mapping[str, object],
-        predictions: Mapping[str, object],
-    ) -> None:
-        """Queue one record; never raises, never blocks."""
-
-    def submit_columns(
-        self,
-        model: str,
-        version: str,
-        role: str,
-        prediction_ids: Sequence[str],
-        timestamp: float,
-        trace_id: str | None,
-        features: Mapping[str, Sequence[object] | np.ndarray],
-        predictions: Mapping[str, Sequence[object] | np.ndarray],
-    ) -> None:
-        """Queue ``len(prediction_ids)`` records given as columns; never raises, never blocks."""
-
-    def record_dropped(self, reason: str, count: int = 1) -> None:
-        """Count records lost before they reached the queue."""
-
-    def submit_outcome(self, prediction_id: str, actual: JsonScalar, timestamp: float) -> None:
-        """Queue one validated outcome for ``/v1/outcomes``; never raises, never blocks."""
-
-    def flush(self, timeout: float) -> bool:
-        """Wait until everything queued before the call was sent or dropped; False on timeout."""
-
-    def close(self, timeout: float) -> None:
-        """Flush within ``timeout``, then stop; what is left is dropped as ``shutdown``."""
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """What became of one drained batch, applied to the counters in one step."""
-
-    sent: int = 0
-    rejected: int = 0
-    retries_exhausted: int = 0
-    shutdown: int = 0
-    encode_error: int = 0
 
 
 class CaptureQueue:
@@ -177,14 +61,12 @@ class CaptureQueue:
         self._capacity = settings.queue_size
         self._batch_size = settings.batch_size
         parts = urlsplit(settings.url)
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname or ""
-        self._port = parts.port
         self._path = parts.path.rstrip("/") + "/v1/records"
         self._outcomes_path = parts.path.rstrip("/") + "/v1/outcomes"
         self._started = False
         self._closed = False
         self._metrics = CaptureMetrics.for_registry(registry)
+        self._transport = Transport(settings, self._metrics.send_duration)
         self._reset_state()
         self._metrics.attach(self)
         outcome_metrics_for(registry).attach(self)
@@ -212,6 +94,8 @@ class CaptureQueue:
         self._urgent = 0  # send without waiting until `taken` reaches this (flush)
         self._sent = 0
         self._queue_full = 0
+        # Single records dropped as queue_full: next() is atomic, so that path takes no lock.
+        self._full = itertools.count()
         self._dropped = dict.fromkeys(DROP_REASONS, 0)
         self._abandoned = False
         # Checked first by every submit: set when closed or when a forked child must restart.
@@ -238,10 +122,14 @@ class CaptureQueue:
         """Queue one record, or count it dropped (``queue_full``, ``shutdown``); never raises."""
         if self._detour and self._divert(1):
             return
+        # A full queue is seen without raising; the except covers a race for the last slot.
+        if not self._slots:
+            next(self._full)
+            return
         try:
             self._reserve()
         except IndexError:
-            self._count_full(1)
+            next(self._full)
             return
         self._append(
             (ROW, model, version, role, prediction_id, timestamp, trace_id, features, predictions)
@@ -462,14 +350,14 @@ class CaptureQueue:
             self._in_flight = rows
         return entries, rows
 
-    def _ship(self, entries: list[Entry], rows: int) -> _Outcome:
+    def _ship(self, entries: list[Entry], rows: int) -> Outcome:
         try:
             body = encode(self._settings.service_name, entries, time.time())
         except Exception:  # a bug in the encoder must not stop the thread
-            return _Outcome(encode_error=rows)
+            return Outcome(encode_error=rows)
         if not body.records:
-            return _Outcome(encode_error=body.encode_errors)
-        return self._send_with_retries(body)
+            return Outcome(encode_error=body.encode_errors)
+        return self._transport.send(body, self._path, self._stop)
 
     def _ship_outcomes(
         self, outcomes: list[tuple[str, JsonScalar, float]]
@@ -479,70 +367,14 @@ class CaptureQueue:
             body = encode_outcomes(self._settings.service_name, outcomes, time.time())
         except Exception:  # validated on submit; a bug in the encoder must not stop the thread
             return 0, {"invalid": len(outcomes)}
-        result = self._send_with_retries(body, self._outcomes_path)
+        result = self._transport.send(body, self._outcomes_path, self._stop)
         return result.sent, {
             "rejected": result.rejected,
             "retries_exhausted": result.retries_exhausted,
             "shutdown": result.shutdown,
         }
 
-    def _send_with_retries(self, body: Body, path: str | None = None) -> _Outcome:
-        errors = body.encode_errors
-        retries = 0
-        while True:
-            outcome, rejected = self._post(body, path or self._path)
-            if outcome == "success":
-                return _Outcome(
-                    sent=body.records - rejected, rejected=rejected, encode_error=errors
-                )
-            if outcome == "client_error":
-                return _Outcome(rejected=body.records, encode_error=errors)
-            if retries >= self._settings.max_retries:
-                return _Outcome(retries_exhausted=body.records, encode_error=errors)
-            retries += 1
-            if self._stop.wait(self._backoff(retries)):
-                return _Outcome(shutdown=body.records, encode_error=errors)
-
-    def _backoff(self, retry: int) -> float:
-        """Exponential delay before retry number ``retry`` (1-based), with "equal jitter"."""
-        s = self._settings
-        delay = min(s.retry_backoff_max, s.retry_backoff * 2.0 ** (retry - 1))
-        jitter: float = random.uniform(0, delay / 2)
-        return delay / 2 + jitter
-
-    def _post(self, body: Body, path: str) -> tuple[str, int]:
-        """POST one body; return its outcome and how many records a 2xx answer says it rejected."""
-        s = self._settings
-        headers = {"Content-Type": "application/json"}
-        if body.gzipped:
-            headers["Content-Encoding"] = "gzip"
-        if s.token is not None:
-            headers["Authorization"] = f"Bearer {s.token}"
-        conn_type = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        conn = conn_type(self._host, self._port, timeout=s.timeout)
-        started = time.perf_counter()
-        try:
-            conn.request("POST", path, body=body.payload, headers=headers)
-            response = conn.getresponse()
-            answer = response.read()
-            status = response.status
-        except (OSError, http.client.HTTPException):
-            status, answer = 0, b""
-        finally:
-            conn.close()
-        if status == 0:
-            outcome = "connection_error"
-        elif 200 <= status < 300:
-            outcome = "success"
-        elif 400 <= status < 500:
-            outcome = "client_error"
-        else:  # 5xx, and 1xx/3xx that a POST to the sidecar never expects: worth a retry
-            outcome = "server_error"
-        self._metrics.send_duration.labels(outcome).observe(time.perf_counter() - started)
-        rejected = _rejected_count(answer, body.records) if outcome == "success" else 0
-        return outcome, rejected
-
-    def _finish(self, rows: int, outcome: _Outcome) -> None:
+    def _finish(self, rows: int, outcome: Outcome) -> None:
         with self._done:
             if self._abandoned:  # close() already counted these records as shutdown
                 return
@@ -559,115 +391,21 @@ class CaptureQueue:
     def _counts(self) -> tuple[int, int, dict[str, int], int, int]:
         """Return (enqueued, sent, dropped by reason, queue size, capacity), read at once."""
         with self._lock:
-            dropped = dict(self._dropped, queue_full=self._queue_full)
+            full = self._queue_full + int(repr(self._full)[6:-1])  # "count(N)"
+            dropped = dict(self._dropped, queue_full=full)
             capacity = 0 if self._closed else self._capacity
             queued = self._queued()
             return self._taken + queued, self._sent, dropped, queued, capacity
 
 
-def _rejected_count(answer: bytes, records: int) -> int:
-    """Read ``rejected`` from a 202 answer (docs/protocol.md); 0 when absent or implausible."""
-    try:
-        value = json.loads(answer).get("rejected", 0)
-    except (ValueError, AttributeError):
-        return 0
-    return value if type(value) is int and 0 <= value <= records else 0
-
-
-class CaptureMetrics:
-    """The ``driftline_capture_*`` families of one registry, summed over the queues reporting to it.
-
-    One instance per registry (``for_registry``), so configuring driftline
-    again never registers a metric twice.
-    """
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._queues: list[CaptureQueue] = []
-        self._lock = threading.Lock()
-        self.send_duration = Histogram(
-            "driftline_capture_send_duration_seconds",
-            "Time of one POST of captured records to the sidecar, by outcome.",
-            ["outcome"],
-            registry=registry,
-        )
-        registry.register(self)
-
-    @classmethod
-    def for_registry(cls, registry: CollectorRegistry | None) -> CaptureMetrics:
-        """Return the registry's instance, creating and registering it on first use."""
-        target = REGISTRY if registry is None else registry
-        with _METRICS_LOCK:
-            metrics = _METRICS.get(target)
-            if metrics is None:
-                metrics = _METRICS[target] = cls(target)
-            return metrics
-
-    def attach(self, queue: CaptureQueue) -> None:
-        """Report ``queue``'s counts from now on (closed queues keep reporting their totals)."""
-        with self._lock:
-            self._queues.append(queue)
-
-    def _after_fork_in_child(self) -> None:
-        self._lock = threading.Lock()
-        self.send_duration.clear()
-
-    def describe(self) -> list[Metric]:
-        """Return the families without samples, so the registry can refuse duplicate names."""
-        return list(self._families([]))
-
-    def collect(self) -> Iterable[Metric]:
-        """Return the families with the current counts of every attached queue."""
-        with self._lock:
-            queues = list(self._queues)
-        return self._families([q._counts() for q in queues])
-
-    @staticmethod
-    def _families(counts: list[tuple[int, int, dict[str, int], int, int]]) -> Iterable[Metric]:
-        enqueued = CounterMetricFamily(
-            "driftline_capture_records_enqueued",
-            "Records accepted into the capture queue.",
-            value=sum(c[0] for c in counts),
-        )
-        sent = CounterMetricFamily(
-            "driftline_capture_records_sent",
-            "Records the sidecar acknowledged.",
-            value=sum(c[1] for c in counts),
-        )
-        dropped = CounterMetricFamily(
-            "driftline_capture_records_dropped",
-            "Captured records lost, by reason.",
-            labels=["reason"],
-        )
-        size = GaugeMetricFamily(
-            "driftline_capture_queue_size",
-            "Records waiting in the capture queue now.",
-            value=sum(c[3] for c in counts),
-        )
-        capacity = GaugeMetricFamily(
-            "driftline_capture_queue_capacity",
-            "The capture queue's bound, in records.",
-            value=sum(c[4] for c in counts),
-        )
-        if counts:
-            for reason in DROP_REASONS:
-                dropped.add_metric([reason], sum(c[2][reason] for c in counts))
-        else:
-            enqueued.samples.clear()
-            sent.samples.clear()
-            size.samples.clear()
-            capacity.samples.clear()
-        return [enqueued, sent, dropped, size, capacity]
-
-
-_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, CaptureMetrics] = weakref.WeakKeyDictionary()
-_METRICS_LOCK = threading.Lock()
 _LIVE_QUEUES: weakref.WeakSet[CaptureQueue] = weakref.WeakSet()
+_ATEXIT_LOCK = threading.Lock()
 _ATEXIT_REGISTERED = False
 
 
 def _register_atexit() -> None:
     global _ATEXIT_REGISTERED
-    with _METRICS_LOCK:
+    with _ATEXIT_LOCK:
         if not _ATEXIT_REGISTERED:
             _ATEXIT_REGISTERED = True
             atexit.register(_close_all_at_exit)
@@ -684,10 +422,8 @@ def _close_all_at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _METRICS_LOCK
-    _METRICS_LOCK = threading.Lock()
-    for metrics in list(_METRICS.values()):
-        metrics._after_fork_in_child()
+    global _ATEXIT_LOCK
+    _ATEXIT_LOCK = threading.Lock()
     for queue in list(_LIVE_QUEUES):
         queue._after_fork_in_child()
 

