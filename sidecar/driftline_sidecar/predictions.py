@@ -22,7 +22,15 @@ import numpy.typing as npt
 
 from driftline_sidecar.ingest import Column
 
-__all__ = ["Joined", "OutcomeStatus", "Pair", "PredictionStore", "Record", "RecordBatch"]
+__all__ = [
+    "Joined",
+    "OutcomeStatus",
+    "PairGroup",
+    "Placement",
+    "PredictionStore",
+    "Record",
+    "RecordBatch",
+]
 
 OutcomeStatus = Literal["joined", "unknown", "late", "duplicate"]
 STATUSES: tuple[OutcomeStatus, ...] = ("joined", "unknown", "late", "duplicate")
@@ -67,14 +75,6 @@ class Record:
 
 
 @dataclass(frozen=True)
-class Pair:
-    """A completed shadow pair: the champion's and the challenger's record of one id."""
-
-    champion: Record
-    challenger: Record
-
-
-@dataclass(frozen=True)
 class Joined:
     """An outcome joined to the stored records of its id (champion and/or challenger)."""
 
@@ -85,12 +85,45 @@ class Joined:
 _Slot = tuple[RecordBatch, int]
 
 
-@dataclass
-class _Chunk:
-    """The ids one batch added, oldest first, numbered from ``base``; ``start`` evicted."""
+@dataclass(frozen=True)
+class PairGroup:
+    """Shadow pairs one batch completed against one earlier batch: rows of each, aligned."""
+
+    champion: RecordBatch
+    champion_rows: npt.NDArray[np.intp]
+    challenger: RecordBatch
+    challenger_rows: npt.NDArray[np.intp]
+
+    def __len__(self) -> int:
+        """The number of pairs."""
+        return len(self.champion_rows)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What storing one batch will change, worked out before anything changes.
+
+    ``keys`` are the batch's new ids (first occurrence, in row order) and ``partners``
+    the ids it completes as the other role; ``rows`` holds the rows of both, in that order.
+    """
 
     batch: RecordBatch
-    keys: tuple[str, ...]
+    keys: Sequence[str]
+    partners: Sequence[str]
+    rows: npt.NDArray[np.intp]
+    pairs: tuple[PairGroup, ...]
+
+
+@dataclass
+class _Chunk:
+    """The records one batch added, numbered from ``base``: its new ids, then its partners.
+
+    ``rows[i]`` is the batch row of sequence number ``base + i``; the first ``len(keys)``
+    are the ids it added, evicted oldest first (``start`` of them so far).
+    """
+
+    batch: RecordBatch
+    keys: Sequence[str]
     rows: npt.NDArray[np.intp]
     base: int
     start: int = 0
@@ -104,10 +137,14 @@ def _drain(function: Any, keys: Sequence[str]) -> None:
 class PredictionStore:
     """Recent predictions by id; not thread-safe (the caller holds a lock).
 
-    Built for ingest speed: a batch of new ids goes in with one C-level ``dict.update``
-    of id -> sequence number (plain ints, so the garbage collector never walks them) and
-    leaves in slices; Python code runs per record only for ids already stored (the second
-    record of a shadow pair).
+    Built for ingest speed: a batch's ids go in with one C-level ``dict.update`` of
+    id -> sequence number (plain ints, so the garbage collector never walks them) and
+    leave in slices. Ids already stored (resent records, the second record of a shadow
+    pair) are found with set operations and paired with numpy, a group per earlier
+    batch: no Python code runs per record.
+
+    An id keeps its first record of each role: a later record of the same id and role
+    (repeated in a batch, or resent) is ignored, as is any record of an evicted id.
     """
 
     def __init__(self, max_entries: int, horizon: float) -> None:
@@ -118,86 +155,150 @@ class PredictionStore:
         """The sequence number of the first record of each id (either role)."""
         self._chunks: list[_Chunk] = []
         self._bases: list[int] = []
+        self._head = 0
+        """Chunks before this index are gone (dropped in bulk, so eviction stays O(1))."""
         self._next = 0
-        self._partners: dict[str, _Slot] = {}
-        """The second record of a shadow pair (the other role), by id."""
+        self._partners: dict[str, int] = {}
+        """The sequence number of the second record of a shadow pair (the other role), by id."""
         self._outcomes: set[str] = set()
         """Stored ids that already had an outcome."""
         self._evicted: dict[str, bool] = {}
         """Evicted ids, and whether each had an outcome."""
-        self._evicted_chunks: deque[tuple[str, ...]] = deque()
+        self._evicted_chunks: deque[Sequence[str]] = deque()
         self.evictions = {"capacity": 0, "horizon": 0}
 
     def __len__(self) -> int:
         """The number of ids stored."""
         return len(self._entries)
 
-    def add(self, batch: RecordBatch, ids: Sequence[str], now: float) -> list[Pair]:
+    def add(self, batch: RecordBatch, ids: Sequence[str], now: float) -> tuple[PairGroup, ...]:
         """Store a batch's records by id; return the shadow pairs they complete."""
-        if self.max_entries == 0 or not ids:
-            return []
-        entries = self._entries
-        unique = set(ids)
-        known = entries.keys() & unique
-        evicted = self._evicted.keys() & unique
-        pairs: list[Pair] = []
-        base = self._next
-        if not known and not evicted and len(unique) == len(ids):
-            n = len(ids)
-            entries.update(zip(ids, range(base, base + n), strict=True))
-            self._push(_Chunk(batch, tuple(ids), np.arange(n), base))
-        else:
-            keys: list[str] = []
-            rows: list[int] = []
-            for row, key in enumerate(ids):
-                if key in evicted:
-                    continue
-                seq = entries.get(key)
-                if seq is None:
-                    entries[key] = base + len(keys)
-                    keys.append(key)
-                    rows.append(row)
-                    continue
-                first = self._slot(seq)
-                if first[0].role != batch.role and key not in self._partners:
-                    self._partners[key] = (batch, row)
-                    pairs.append(_pair(first, (batch, row)))
-            if keys:
-                self._push(_Chunk(batch, tuple(keys), np.array(rows, dtype=np.intp), base))
-        self.expire(now)
-        return pairs
+        placement = self.plan(batch, ids)
+        if placement is None:
+            return ()
+        self.apply(placement, now)
+        return placement.pairs
 
-    def _push(self, chunk: _Chunk) -> None:
-        self._chunks.append(chunk)
-        self._bases.append(chunk.base)
-        self._next = chunk.base + len(chunk.keys)
+    def plan(self, batch: RecordBatch, ids: Sequence[str]) -> Placement | None:
+        """What storing ``batch`` under ``ids`` would change (None: nothing); changes nothing.
+
+        Raises ValueError when ``ids`` and the batch's records differ in number.
+        """
+        n = len(ids)
+        if n != len(batch.timestamps):
+            raise ValueError(f"{n} ids for {len(batch.timestamps)} records")
+        if self.max_entries == 0 or n == 0:
+            return None
+        unique = set(ids)
+        if (
+            len(unique) == n
+            and self._entries.keys().isdisjoint(unique)
+            and self._evicted.keys().isdisjoint(unique)
+        ):
+            return Placement(batch, ids, (), np.arange(n, dtype=np.intp), ())
+        return self._plan_mixed(batch, ids, unique_ids=len(unique) == n)
+
+    def _plan_mixed(
+        self, batch: RecordBatch, ids: Sequence[str], *, unique_ids: bool
+    ) -> Placement | None:
+        """The plan of a batch with repeated, stored or evicted ids: a mask per row, in numpy."""
+        n = len(ids)
+        keys_of = np.array(ids, dtype=object)
+        seqs = np.fromiter(map(self._entries.get, ids, repeat(-1, n)), np.int64, n)
+        first = np.ones(n, dtype=np.bool_)
+        if not unique_ids:
+            first[:] = False
+            # Assigning from the last row back leaves each id's first row.
+            rows_of = dict(zip(reversed(ids), range(n - 1, -1, -1), strict=True))
+            first[np.fromiter(rows_of.values(), np.intp, len(rows_of))] = True
+        new = first & (seqs < 0)
+        if self._evicted and new.any():
+            candidates = np.flatnonzero(new)
+            evicted = map(self._evicted.__contains__, keys_of[candidates].tolist())
+            new[candidates[np.fromiter(evicted, np.bool_, len(candidates))]] = False
+        new_rows = np.flatnonzero(new)
+        keys = keys_of[new_rows].tolist()
+        partners, partner_rows, pairs = self._pairs(batch, keys_of, seqs, first & (seqs >= 0))
+        if not keys and not partners:
+            return None
+        rows = np.concatenate([new_rows, partner_rows]) if partners else new_rows
+        return Placement(batch, keys, partners, rows, pairs)
+
+    def _pairs(
+        self,
+        batch: RecordBatch,
+        keys_of: npt.NDArray[Any],
+        seqs: npt.NDArray[np.int64],
+        known: npt.NDArray[np.bool_],
+    ) -> tuple[list[str], npt.NDArray[np.intp], tuple[PairGroup, ...]]:
+        """The stored ids of the other role this batch completes: ids, rows, pair groups."""
+        none: tuple[list[str], npt.NDArray[np.intp], tuple[PairGroup, ...]] = (
+            [],
+            np.empty(0, dtype=np.intp),
+            (),
+        )
+        rows = np.flatnonzero(known)
+        if len(rows) and self._partners:
+            paired = map(self._partners.__contains__, keys_of[rows].tolist())
+            rows = rows[~np.fromiter(paired, np.bool_, len(rows))]
+        if len(rows) == 0:
+            return none
+        where = np.searchsorted(self._bases[self._head :], seqs[rows], side="right") - 1
+        by_chunk = np.argsort(where, kind="stable")
+        starts = np.flatnonzero(np.diff(where[by_chunk], prepend=-1))
+        ids: list[str] = []
+        partner_rows: list[npt.NDArray[np.intp]] = []
+        groups: list[PairGroup] = []
+        for members in np.split(by_chunk, starts[1:]):
+            chunk = self._chunks[self._head + int(where[members[0]])]
+            if chunk.batch.role == batch.role:
+                continue
+            batch_rows = rows[members]
+            stored_rows = chunk.rows[seqs[batch_rows] - chunk.base]
+            ids.extend(keys_of[batch_rows].tolist())
+            partner_rows.append(batch_rows)
+            groups.append(_group((chunk.batch, stored_rows), (batch, batch_rows)))
+        if not groups:
+            return none
+        return ids, np.concatenate(partner_rows), tuple(groups)
+
+    def apply(self, placement: Placement, now: float) -> None:
+        """Make the changes ``plan`` worked out (no other change in between), then expire."""
+        base = self._next
+        k = len(placement.keys)
+        self._entries.update(zip(placement.keys, range(base, base + k), strict=True))
+        if placement.partners:
+            end = base + len(placement.rows)
+            self._partners.update(zip(placement.partners, range(base + k, end), strict=True))
+        self._chunks.append(_Chunk(placement.batch, placement.keys, placement.rows, base))
+        self._bases.append(base)
+        self._next = base + len(placement.rows)
+        self.expire(now)
 
     def _slot(self, seq: int) -> _Slot:
-        chunk = self._chunks[bisect_right(self._bases, seq) - 1]
+        chunk = self._chunks[bisect_right(self._bases, seq, lo=self._head) - 1]
         return chunk.batch, int(chunk.rows[seq - chunk.base])
 
     def expire(self, now: float) -> None:
         """Evict ids beyond ``max_entries`` and ids whose prediction is older than the horizon."""
         while len(self._entries) > self.max_entries:
-            chunk = self._chunks[0]
+            chunk = self._chunks[self._head]
             take = min(len(self._entries) - self.max_entries, len(chunk.keys) - chunk.start)
             self._evict_front(take, "capacity")
         oldest = now - self.horizon
-        while self._chunks:
-            chunk = self._chunks[0]
-            stale = chunk.batch.timestamps[chunk.rows[chunk.start :]] < oldest
+        while self._head < len(self._chunks):
+            chunk = self._chunks[self._head]
+            stale = chunk.batch.timestamps[chunk.rows[chunk.start : len(chunk.keys)]] < oldest
             take = len(stale) if bool(stale.all()) else int(np.argmin(stale))
             if take == 0:
                 break
             self._evict_front(take, "horizon")
 
     def _evict_front(self, take: int, reason: str) -> None:
-        chunk = self._chunks[0]
+        chunk = self._chunks[self._head]
         keys = chunk.keys[chunk.start : chunk.start + take]
         chunk.start += take
-        if chunk.start >= len(chunk.keys):
-            del self._chunks[0]
-            del self._bases[0]
+        self._drop_spent_chunks()
         _drain(self._entries.pop, keys)
         if self._partners:
             _drain(self._partners.pop, keys)
@@ -211,6 +312,20 @@ class PredictionStore:
         self.evictions[reason] += len(keys)
         while len(self._evicted) > self.max_entries:
             _drain(self._evicted.pop, self._evicted_chunks.popleft())
+
+    def _drop_spent_chunks(self) -> None:
+        """Drop front chunks whose ids are all evicted; their partners went with those ids.
+
+        A chunk's partner records pair ids first stored in earlier chunks, so by the time
+        it reaches the front those ids, and their partners, are gone.
+        """
+        chunks = self._chunks
+        while self._head < len(chunks) and chunks[self._head].start >= len(chunks[self._head].keys):
+            self._head += 1
+        if self._head > 64 and self._head * 2 > len(chunks):
+            del chunks[: self._head]
+            del self._bases[: self._head]
+            self._head = 0
 
     def join(
         self, key: str, actual: float | str | bool, at: float
@@ -231,10 +346,13 @@ class PredictionStore:
         first = self._slot(seq)
         if at - float(first[0].timestamps[first[1]]) > self.horizon:
             return "late", None
-        slots = [first] if key not in self._partners else [first, self._partners[key]]
+        partner = self._partners.get(key)
+        slots = [first] if partner is None else [first, self._slot(partner)]
         return "joined", Joined(tuple(Record(*slot) for slot in slots), actual)
 
 
-def _pair(a: _Slot, b: _Slot) -> Pair:
+def _group(
+    a: tuple[RecordBatch, npt.NDArray[np.intp]], b: tuple[RecordBatch, npt.NDArray[np.intp]]
+) -> PairGroup:
     champion, challenger = (a, b) if a[0].role != "challenger" else (b, a)
-    return Pair(Record(*champion), Record(*challenger))
+    return PairGroup(champion[0], champion[1], challenger[0], challenger[1])

@@ -9,6 +9,7 @@ version alerts read.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -28,13 +29,13 @@ from driftline_sidecar.compare import (
 )
 from driftline_sidecar.drift import ColumnResult, DriftSettings
 from driftline_sidecar.drift._types import json_float
-from driftline_sidecar.ingest import DecodedBatch
+from driftline_sidecar.ingest import Column, DecodedBatch
 from driftline_sidecar.outcomes import DecodedOutcomes
 from driftline_sidecar.performance import Performance, compute_performance
 from driftline_sidecar.predictions import (
     STATUSES,
     OutcomeStatus,
-    Pair,
+    PairGroup,
     PredictionStore,
     RecordBatch,
 )
@@ -49,6 +50,8 @@ __all__ = [
     "VersionMonitor",
     "VersionPerformance",
 ]
+
+_log = logging.getLogger("driftline.sidecar")
 
 ReferencePerformance = Callable[[str, str], Mapping[str, float] | None]
 
@@ -187,29 +190,56 @@ def _drift_dict(result: ColumnResult) -> dict[str, Any]:
     }
 
 
+class _Ring:
+    """The last ``capacity`` values appended (Python objects), oldest first on read."""
+
+    def __init__(self, capacity: int) -> None:
+        self.values: npt.NDArray[Any] = np.full(capacity, None, dtype=object)
+        self.end = 0
+        self.size = 0
+
+    def append(self, values: npt.NDArray[Any]) -> None:
+        capacity = len(self.values)
+        keep = min(len(values), capacity)
+        self.values[(self.end + np.arange(keep)) % capacity] = values[len(values) - keep :]
+        self.end = (self.end + keep) % capacity
+        self.size = min(self.size + keep, capacity)
+
+    def ordered(self) -> npt.NDArray[Any]:
+        """A copy of the values, oldest first."""
+        capacity = len(self.values)
+        return self.values[(self.end - self.size + np.arange(self.size)) % capacity]
+
+
 class _PairWindow:
     """The most recent shadow pairs of one champion/challenger version pair, per output."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.outputs: dict[str, tuple[deque[Any], deque[Any]]] = {}
-        self.pairs: deque[int] = deque(maxlen=capacity)
+        self.outputs: dict[str, tuple[_Ring, _Ring]] = {}
+        self.pairs = 0
 
-    def add(self, pair: Pair, max_outputs: int) -> None:
-        self.pairs.append(1)
-        for name in pair.champion.output_names():
-            if name not in pair.challenger.batch.outputs:
+    def add(self, group: PairGroup, max_outputs: int) -> None:
+        """Append a group of pairs to every output both sides have (up to ``max_outputs``)."""
+        self.pairs = min(self.pairs + len(group), self.capacity)
+        challenger_outputs = group.challenger.outputs
+        for name, column in group.champion.outputs.items():
+            other = challenger_outputs.get(name)
+            if other is None:
                 continue
             sides = self.outputs.get(name)
             if sides is None:
                 if len(self.outputs) >= max_outputs:
                     continue
-                sides = self.outputs[name] = (
-                    deque(maxlen=self.capacity),
-                    deque(maxlen=self.capacity),
-                )
-            sides[0].append(pair.champion.output(name))
-            sides[1].append(pair.challenger.output(name))
+                sides = self.outputs[name] = (_Ring(self.capacity), _Ring(self.capacity))
+            sides[0].append(_paired_values(column, group.champion_rows))
+            sides[1].append(_paired_values(other, group.challenger_rows))
+
+
+def _paired_values(column: Column, rows: npt.NDArray[np.intp]) -> npt.NDArray[Any]:
+    """The values at ``rows`` as Python objects: floats (NaN when missing), labels or None."""
+    values = column.values[rows]
+    return values.astype(object) if column.kind == "numeric" else values
 
 
 class VersionMonitor:
@@ -233,33 +263,47 @@ class VersionMonitor:
     # --- feeding ----------------------------------------------------------------------------
 
     def add(self, batch: DecodedBatch, ids: Sequence[str], now: float) -> None:
-        """Keep an accepted batch's predictions: the store, its version's window, its pairs."""
+        """Keep an accepted batch's predictions: the store, its version's window, its pairs.
+
+        Never raises: the batch is already in its drift window and counted as accepted, so
+        a failure here is logged and leaves this monitor as it was before the batch.
+        """
         if batch.n == 0:
             return
-        key = (batch.model, batch.version)
+        try:
+            with self._lock:
+                self._add(batch, ids, now)
+        except Exception:  # the caller's answer must not change after the batch was kept
+            _log.exception(
+                "driftline sidecar: version monitoring skipped a batch of %r %r",
+                batch.model,
+                batch.version,
+            )
+
+    def _add(self, batch: DecodedBatch, ids: Sequence[str], now: float) -> None:
+        """Work out every change first (may raise), then make them (plain container updates)."""
         records = RecordBatch(
             batch.model, batch.version, batch.role, batch.timestamps, batch.predictions
         )
-        with self._lock:
-            versions = self._versions.setdefault(batch.model, [])
-            if batch.version not in versions:
-                versions.append(batch.version)
-            window = self._windows.get(key)
-            if window is None:
-                window = self._windows[key] = Window(
-                    self.settings.compare_window, max_columns=self.max_outputs
-                )
-            window.append(batch.timestamps, batch.predictions)
-            for pair in self._store.add(records, ids, now):
-                self._pair_window(pair).add(pair, self.max_outputs)
-            self._changes[batch.model] = self._changes.get(batch.model, 0) + 1
+        placement = self._store.plan(records, ids)
+        key = (batch.model, batch.version)
+        window = self._windows.get(key)
+        if window is None:
+            window = Window(self.settings.compare_window, max_columns=self.max_outputs)
+        window.append(batch.timestamps, batch.predictions)
+        # Nothing below raises short of MemoryError: the plan is applied whole.
+        self._windows[key] = window
+        versions = self._versions.setdefault(batch.model, [])
+        if batch.version not in versions:
+            versions.append(batch.version)
+        if placement is not None:
+            self._store.apply(placement, now)
+            for group in placement.pairs:
+                self._pair_window(group).add(group, self.max_outputs)
+        self._changes[batch.model] = self._changes.get(batch.model, 0) + 1
 
-    def _pair_window(self, pair: Pair) -> _PairWindow:
-        key = (
-            pair.champion.batch.model,
-            pair.champion.batch.version,
-            pair.challenger.batch.version,
-        )
+    def _pair_window(self, group: PairGroup) -> _PairWindow:
+        key = (group.champion.model, group.champion.version, group.challenger.version)
         window = self._pairs.get(key)
         if window is None:
             window = self._pairs[key] = _PairWindow(self.settings.compare_window)
@@ -343,9 +387,9 @@ class VersionMonitor:
         }
         pairs = {
             (champion, challenger): (
-                len(window.pairs),
+                window.pairs,
                 {
-                    name: (np.array(sides[0], dtype=object), np.array(sides[1], dtype=object))
+                    name: (sides[0].ordered(), sides[1].ordered())
                     for name, sides in window.outputs.items()
                 },
             )
