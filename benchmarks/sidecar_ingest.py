@@ -18,20 +18,16 @@ import gzip
 import http.client
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from _common import is_quick, write_results
-from driftline_sidecar.profile import build_profile, save_profile
+from _sidecar import SidecarProcess, free_port, write_config
 
 BATCH = 1_000
 NUMERIC = 15
@@ -63,35 +59,6 @@ def _body(seed: int) -> bytes:
         "predictions": {"value": data["score"].tolist()},
     }
     return gzip.compress(json.dumps({"v": 1, "sent_at": now, "batches": [batch]}).encode())
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sidecar exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready within {timeout}s")
 
 
 class _Sender(threading.Thread):
@@ -127,43 +94,21 @@ def main() -> int:
     total -= total % (BATCH * THREADS)
     with tempfile.TemporaryDirectory(prefix="driftline-bench-") as tmp:
         directory = Path(tmp)
-        reference = _data(20_000, 0)
-        profile = build_profile(
-            reference,
-            model="bench",
-            version="1",
+        port = free_port()
+        write_config(
+            directory,
+            port,
+            _data(20_000, 0),
+            [("bench", "1")],
             categorical=[f"cat_{i}" for i in range(CATEGORICAL)],
-            prediction_columns=["score"],
+            interval=5,
+            window_size=10_000,
         )
-        save_profile(profile, directory / "profile.npz")
-        port = _free_port()
-        config = {
-            "port": port,
-            "interval": 5,
-            "window_size": 10_000,
-            "models": [
-                {
-                    "model": "bench",
-                    "version": "1",
-                    "profile": "profile.npz",
-                    "prediction_columns": {"value": "score"},
-                }
-            ],
-        }
-        (directory / "sidecar.yaml").write_text(json.dumps(config))
         bodies = [_body(seed) for seed in range(1, BODIES + 1)]
-        driftline = str(Path(sys.executable).parent / "driftline")
-        log = (directory / "sidecar.log").open("wb")
-        argv = [driftline, "sidecar", "--config", str(directory / "sidecar.yaml")]
-        proc = subprocess.Popen(
-            [*argv, "--log-level", "warning"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=directory,
-        )
+        sidecar = SidecarProcess(directory, port)
+        sidecar.start()
         try:
-            _wait_ready(f"http://127.0.0.1:{port}/readyz", proc)
-            rss_start = _peak_rss_mib(proc.pid)
+            rss_start = sidecar.rss_mib("VmHWM")
             load_start = os.getloadavg()[0]
             counter = [0]
             per_thread = total // BATCH // THREADS
@@ -176,16 +121,14 @@ def main() -> int:
             while any(sender.is_alive() for sender in senders):
                 time.sleep(0.05)
                 if rss_checkpoint is None and counter[0] >= min(CHECKPOINT, total):
-                    rss_checkpoint = _peak_rss_mib(proc.pid)
+                    rss_checkpoint = sidecar.rss_mib("VmHWM")
                     elapsed_checkpoint = time.perf_counter() - started
             elapsed = time.perf_counter() - started
-            rss_end = _peak_rss_mib(proc.pid)
+            rss_end = sidecar.rss_mib("VmHWM")
             load_end = os.getloadavg()[0]
             errors = sum(sender.errors for sender in senders)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
-            log.close()
+            sidecar.stop()
     rate = total / elapsed
     first_rate = min(CHECKPOINT, total) / elapsed_checkpoint if elapsed_checkpoint else rate
     growth = (rss_end / rss_checkpoint - 1) * 100 if rss_checkpoint else float("nan")
