@@ -49,6 +49,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+_Handler = Callable[[Request], Awaitable[Response]]
 
 _ENDPOINTS = (
     "/v1/records",
@@ -113,39 +114,26 @@ def create_app(
         field = ".".join(str(part) for part in first.get("loc", ("request",)))
         return _error(400, field, str(first.get("msg", "invalid request")))
 
-    @app.post(
+    @_post(
+        app,
         "/v1/records",
-        status_code=202,
-        summary="Receive captured records (protocol v1, docs/protocol.md).",
-        openapi_extra=_RECORDS_OPENAPI,
-        response_model=None,
+        _RECORDS_OPENAPI,
+        "Receive captured records (protocol v1, docs/protocol.md).",
     )
     async def post_records(request: Request) -> Response:
-        try:
-            return await _ingest(request, config, service)
-        except ingest.IngestError as exc:
-            metrics.records_rejected.labels(_BODY_REASONS.get(exc.status, "malformed")).inc()
-            return JSONResponse(exc.to_dict(), status_code=exc.status)
-        except Exception as exc:  # a last resort: bad input never gets a 500
-            _log.exception("driftline sidecar: unexpected error while ingesting a body")
-            metrics.records_rejected.labels("malformed").inc()
-            return _error(400, "body", f"could not process the body: {type(exc).__name__}")
+        def count(status: int) -> None:
+            metrics.records_rejected.labels(_BODY_REASONS.get(status, "malformed")).inc()
 
-    @app.post(
+        return await _answer(_ingest(request, config, service), "records", count)
+
+    @_post(
+        app,
         "/v1/outcomes",
-        status_code=202,
-        summary="Receive outcomes (ground truth) to join to predictions (docs/protocol.md).",
-        openapi_extra=_OUTCOMES_OPENAPI,
-        response_model=None,
+        _OUTCOMES_OPENAPI,
+        "Receive outcomes (ground truth) to join to predictions (docs/protocol.md).",
     )
     async def post_outcomes(request: Request) -> Response:
-        try:
-            return await _outcomes(request, config, service)
-        except ingest.IngestError as exc:
-            return JSONResponse(exc.to_dict(), status_code=exc.status)
-        except Exception as exc:  # a last resort: bad input never gets a 500
-            _log.exception("driftline sidecar: unexpected error while reading outcomes")
-            return _error(400, "body", f"could not process the body: {type(exc).__name__}")
+        return await _answer(_outcomes(request, config, service), "outcomes", None)
 
     @app.get(
         "/v1/compare/{model}",
@@ -204,11 +192,47 @@ def create_app(
     return app
 
 
+def _post(
+    app: FastAPI, path: str, openapi: dict[str, Any], summary: str
+) -> Callable[[_Handler], _Handler]:
+    """Register a POST endpoint that reads its own body: 202, schema from ``openapi``."""
+    return app.post(
+        path,
+        status_code=202,
+        summary=summary,
+        openapi_extra=openapi,
+        response_model=None,
+    )
+
+
 _BODY_REASONS = {401: "unauthorized", 413: "too_large", 415: "unsupported_media_type", 422: "limit"}
 
 
-async def _ingest(request: Request, config: SidecarConfig, service: SidecarService) -> Response:
-    metrics = service.metrics
+async def _answer(
+    handling: Awaitable[Response], what: str, count: Callable[[int], None] | None
+) -> Response:
+    """The handler's answer; a refused body as its error (``count`` sees its status)."""
+    try:
+        return await handling
+    except ingest.IngestError as exc:
+        if count is not None:
+            count(exc.status)
+        return JSONResponse(exc.to_dict(), status_code=exc.status)
+    except Exception as exc:  # a last resort: bad input never gets a 500
+        _log.exception("driftline sidecar: unexpected error while reading %s", what)
+        if count is not None:
+            count(400)
+        return _error(400, "body", f"could not process the body: {type(exc).__name__}")
+
+
+async def _payload(
+    request: Request, config: SidecarConfig, service: SidecarService
+) -> bytes | None:
+    """The inflated body after the checks both POST endpoints share; None while not ready.
+
+    In order: the token (401), media type and encoding (415), readiness, size (413) and
+    gzip (400, or 413 inflated); each refusal raises IngestError.
+    """
     _authorize(request, config.token)
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
@@ -217,12 +241,23 @@ async def _ingest(request: Request, config: SidecarConfig, service: SidecarServi
     if encoding not in ("", "identity", "gzip"):
         raise ingest.IngestError(415, "Content-Encoding", "only gzip or identity is accepted")
     if not service.ready:
-        return _error(503, "service", "the sidecar is starting or stopping; retry")
+        return None
     raw = await _read_body(request, config.max_body_bytes)
-    payload = raw
-    if encoding == "gzip":
-        # zlib releases the GIL: inflating on a worker thread lets the loop serve other requests.
-        payload = await run_in_threadpool(ingest.decompress, raw, encoding, config.max_body_bytes)
+    if encoding != "gzip":
+        return raw
+    # zlib releases the GIL: inflating on a worker thread lets the loop serve other requests.
+    return await run_in_threadpool(ingest.decompress, raw, encoding, config.max_body_bytes)
+
+
+def _not_ready() -> JSONResponse:
+    return _error(503, "service", "the sidecar is starting or stopping; retry")
+
+
+async def _ingest(request: Request, config: SidecarConfig, service: SidecarService) -> Response:
+    metrics = service.metrics
+    payload = await _payload(request, config, service)
+    if payload is None:
+        return _not_ready()
     body = ingest.decode(payload, config.limits, service.kind)
     accepted = 0
     errors = list(body.errors)
@@ -249,17 +284,9 @@ async def _ingest(request: Request, config: SidecarConfig, service: SidecarServi
 
 
 async def _outcomes(request: Request, config: SidecarConfig, service: SidecarService) -> Response:
-    _authorize(request, config.token)
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
-        raise ingest.IngestError(415, "Content-Type", "expected application/json")
-    encoding = request.headers.get("content-encoding", "").strip().lower()
-    if encoding not in ("", "identity", "gzip"):
-        raise ingest.IngestError(415, "Content-Encoding", "only gzip or identity is accepted")
-    if not service.ready:
-        return _error(503, "service", "the sidecar is starting or stopping; retry")
-    raw = await _read_body(request, config.max_body_bytes)
-    payload = await run_in_threadpool(ingest.decompress, raw, encoding, config.max_body_bytes)
+    payload = await _payload(request, config, service)
+    if payload is None:
+        return _not_ready()
     body = decode_outcomes(payload, config.limits)
     counts = await run_in_threadpool(service.record_outcomes, body)
     return JSONResponse({"accepted": len(body.ids), **counts}, status_code=202)
@@ -346,114 +373,98 @@ _COLUMNS_SCHEMA: dict[str, Any] = {
         "items": {"type": ["number", "string", "boolean", "null"]},
     },
 }
-_RECORDS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["v", "batches"],
-    "properties": {
-        "v": {"type": "integer", "enum": [1]},
-        "sent_at": {"type": "number"},
-        "service": {"type": "string"},
-        "batches": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["model", "version", "ids", "timestamps"],
-                "properties": {
-                    "model": {"type": "string", "minLength": 1, "maxLength": 128},
-                    "version": {"type": "string", "minLength": 1, "maxLength": 128},
-                    "role": {"type": "string", "enum": ["champion", "challenger"]},
-                    "ids": {"type": "array", "items": {"type": "string"}},
-                    "timestamps": {"type": "array", "items": {"type": "number"}},
-                    "trace_ids": {"type": "array", "items": {"type": ["string", "null"]}},
-                    "features": _COLUMNS_SCHEMA,
-                    "predictions": _COLUMNS_SCHEMA,
-                },
-            },
-        },
-    },
-}
-_ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "error": {
+
+
+def _object(properties: dict[str, Any], *required: str) -> dict[str, Any]:
+    """A JSON Schema object of ``properties``, the ``required`` ones required."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def _envelope(field: str, content: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a protocol v1 body: ``v``, ``sent_at``, ``service`` and ``field``."""
+    version = {"type": "integer", "enum": [1]}
+    properties = {"v": version, "sent_at": {"type": "number"}, "service": {"type": "string"}}
+    return _object({**properties, field: content}, "v", field)
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _operation(body: dict[str, Any], accepted: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI of a POST endpoint: its body, its 202 answer and the shared refusals."""
+    refusals = {
+        str(status): {"description": description, "content": _json(_ERROR_SCHEMA)}
+        for status, description in (
+            (400, "malformed body, or no valid batch"),
+            (401, "missing or wrong bearer token"),
+            (413, "body over max_body_bytes (compressed or decompressed)"),
+            (415, "content type other than application/json, or encoding other than gzip"),
+            (422, "a limit broken (batches, records, columns, name length, model versions)"),
+            (503, "the sidecar is starting or stopping"),
+        )
+    }
+    return {
+        "requestBody": {"required": True, "content": _json(body)},
+        "responses": {"202": {"description": accepted, "content": _json(answer)}, **refusals},
+    }
+
+
+_RECORDS_SCHEMA = _envelope(
+    "batches",
+    {
+        "type": "array",
+        "items": {
             "type": "object",
-            "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
-        }
-    },
-}
-_RECORDS_OPENAPI: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": _RECORDS_SCHEMA}},
-    },
-    "responses": {
-        "202": {
-            "description": "accepted (possibly in part: invalid batches are listed in errors)",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "accepted": {"type": "integer"},
-                            "rejected": {"type": "integer"},
-                            "errors": {"type": "array", "items": {"type": "object"}},
-                        },
-                    }
-                }
+            "required": ["model", "version", "ids", "timestamps"],
+            "properties": {
+                "model": {"type": "string", "minLength": 1, "maxLength": 128},
+                "version": {"type": "string", "minLength": 1, "maxLength": 128},
+                "role": {"type": "string", "enum": ["champion", "challenger"]},
+                "ids": {"type": "array", "items": {"type": "string"}},
+                "timestamps": {"type": "array", "items": {"type": "number"}},
+                "trace_ids": {"type": "array", "items": {"type": ["string", "null"]}},
+                "features": _COLUMNS_SCHEMA,
+                "predictions": _COLUMNS_SCHEMA,
             },
         },
-        **{
-            str(status): {
-                "description": description,
-                "content": {"application/json": {"schema": _ERROR_SCHEMA}},
-            }
-            for status, description in (
-                (400, "malformed body, or no valid batch"),
-                (401, "missing or wrong bearer token"),
-                (413, "body over max_body_bytes (compressed or decompressed)"),
-                (415, "content type other than application/json, or encoding other than gzip"),
-                (422, "a limit broken (batches, records, columns, name length, model versions)"),
-                (503, "the sidecar is starting or stopping"),
-            )
-        },
     },
-}
+)
+_ERROR_SCHEMA = _object(
+    {"error": _object({"field": {"type": "string"}, "reason": {"type": "string"}})}
+)
+_RECORDS_OPENAPI = _operation(
+    _RECORDS_SCHEMA,
+    "accepted (possibly in part: invalid batches are listed in errors)",
+    _object(
+        {
+            "accepted": {"type": "integer"},
+            "rejected": {"type": "integer"},
+            "errors": {"type": "array", "items": {"type": "object"}},
+        }
+    ),
+)
 _METRICS_CONTENT: dict[str, Any] = {
     media_type: {"schema": {"type": "string"}}
     for media_type in ("text/plain", "application/openmetrics-text")
 }
-_OUTCOMES_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["v", "outcomes"],
-    "properties": {
-        "v": {"type": "integer", "enum": [1]},
-        "sent_at": {"type": "number"},
-        "service": {"type": "string"},
-        "outcomes": {
-            "type": "object",
-            "required": ["ids", "actuals"],
-            "properties": {
-                "ids": {"type": "array", "items": {"type": "string"}},
-                "actuals": {"type": "array", "items": {"type": ["number", "string", "boolean"]}},
-                "timestamps": {"type": "array", "items": {"type": "number"}},
-            },
+_OUTCOMES_SCHEMA = _envelope(
+    "outcomes",
+    _object(
+        {
+            "ids": {"type": "array", "items": {"type": "string"}},
+            "actuals": {"type": "array", "items": {"type": ["number", "string", "boolean"]}},
+            "timestamps": {"type": "array", "items": {"type": "number"}},
         },
-    },
-}
-_OUTCOMES_OPENAPI: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": _OUTCOMES_SCHEMA}},
-    },
-    "responses": {
-        "202": {
-            "description": "accepted: counts of the outcomes by what became of them",
-            "content": {
-                "application/json": {
-                    "schema": {"type": "object", "additionalProperties": {"type": "integer"}}
-                }
-            },
-        },
-        **{k: v for k, v in _RECORDS_OPENAPI["responses"].items() if k != "202"},
-    },
-}
+        "ids",
+        "actuals",
+    ),
+)
+_OUTCOMES_OPENAPI = _operation(
+    _OUTCOMES_SCHEMA,
+    "accepted: counts of the outcomes by what became of them",
+    {"type": "object", "additionalProperties": {"type": "integer"}},
+)
