@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from prometheus_client import Metric
 
-__all__ = ["DRIFTLINE", "SidecarProcess", "free_port", "status_mib", "write_config"]
+__all__ = [
+    "DRIFTLINE",
+    "SidecarProcess",
+    "free_port",
+    "scrape",
+    "status_mib",
+    "write_config",
+]
 
 DRIFTLINE = str(Path(sys.executable).parent / "driftline")
 
@@ -48,6 +55,15 @@ def status_mib(pid: int, field: str = "VmRSS") -> float:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def scrape(port: int, timeout: float = 30.0) -> list[Metric]:
+    """``GET http://127.0.0.1:PORT/metrics``, parsed into metric families."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as response:
+        text = response.read().decode()
+    return list(text_string_to_metric_families(text))
 
 
 def write_config(
@@ -150,7 +166,9 @@ class SidecarProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"sidecar exited with {proc.returncode}")
+                log = (self.directory / "sidecar.log").read_text(errors="replace")
+                tail = "\n".join(log.splitlines()[-20:])
+                raise RuntimeError(f"sidecar exited with {proc.returncode}:\n{tail}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
@@ -166,11 +184,7 @@ class SidecarProcess:
 
     def metrics(self, timeout: float = 30.0) -> list[Metric]:
         """``GET /metrics``, parsed into metric families."""
-        from prometheus_client.parser import text_string_to_metric_families
-
-        with urllib.request.urlopen(f"{self.url}/metrics", timeout=timeout) as response:
-            text = response.read().decode()
-        return list(text_string_to_metric_families(text))
+        return scrape(self.port, timeout)
 
     def hang(self) -> None:
         """SIGSTOP the process: it keeps its socket, so connections queue and POSTs time out."""

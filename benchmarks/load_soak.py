@@ -21,13 +21,10 @@ import io
 import json
 import math
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +32,7 @@ from typing import Any
 
 import numpy as np
 from _common import is_quick, write_results
+from _sidecar import SidecarProcess, free_port, scrape, status_mib, write_config
 
 NUMERIC = 8
 CATEGORICAL = 2
@@ -123,7 +121,7 @@ def worker(url: str, seed: int) -> int:
                 for outcome in ("connection_error", "server_error", "client_error")
             ),
             "queue": value("driftline_capture_queue_size"),
-            "rss_mib": _rss_mib(os.getpid()),
+            "rss_mib": status_mib(os.getpid()),
         }
 
     print(json.dumps({"ready": True}), flush=True)
@@ -147,48 +145,15 @@ def worker(url: str, seed: int) -> int:
 # --- the sidecar process --------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sidecar exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready within {timeout}s")
-
-
 def _received(port: int) -> float:
     """``driftline_sidecar_records_received_total`` for the soak model, from /metrics."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    for family in text_string_to_metric_families(text):
+    for family in scrape(port, timeout=10):
         if family.name == "driftline_sidecar_records_received":
             for sample in family.samples:
                 if sample.name.endswith("_total") and sample.labels.get("model") == MODEL:
@@ -197,35 +162,14 @@ def _received(port: int) -> float:
 
 
 def _write_sidecar_config(directory: Path, port: int) -> Path:
-    from driftline_sidecar.profile import build_profile, save_profile
-
     rows = _rows(0, 20_000)
     data: dict[str, Any] = {name: [row[name] for row in rows] for name in rows[0]}
     data["score"] = np.random.default_rng(1).uniform(0, 1, len(rows))
-    profile = build_profile(
-        data,
-        model=MODEL,
-        version=VERSION,
-        categorical=[f"cat_{i}" for i in range(CATEGORICAL)],
-        prediction_columns=["score"],
+    categorical = [f"cat_{i}" for i in range(CATEGORICAL)]
+    keys = [(MODEL, VERSION)]
+    return write_config(
+        directory, port, data, keys, categorical=categorical, interval=5, window_size=10_000
     )
-    save_profile(profile, directory / "profile.npz")
-    config = {
-        "port": port,
-        "interval": 5,
-        "window_size": 10_000,
-        "models": [
-            {
-                "model": MODEL,
-                "version": VERSION,
-                "profile": "profile.npz",
-                "prediction_columns": {"value": "score"},
-            }
-        ],
-    }
-    path = directory / "sidecar.yaml"
-    path.write_text(json.dumps(config))
-    return path
 
 
 # --- the driver -------------------------------------------------------------------------------
@@ -298,9 +242,9 @@ class Fleet:
             proc.stdin.flush()
         started = time.monotonic()
         while time.monotonic() - started < step.seconds:
-            step.rss.append(_rss_mib(sidecar_pid))
+            step.rss.append(status_mib(sidecar_pid))
             time.sleep(min(sample_every, max(0.0, step.seconds - (time.monotonic() - started))))
-        step.rss.append(_rss_mib(sidecar_pid))
+        step.rss.append(status_mib(sidecar_pid))
         step.sidecar_cpu = (_cpu_seconds(sidecar_pid) - cpu_before) / step.seconds
         answers = []
         for proc in self.procs:
@@ -405,20 +349,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="driftline-soak-") as tmp:
         directory = Path(tmp)
-        port = _free_port()
-        config = _write_sidecar_config(directory, port)
-        log = (directory / "sidecar.log").open("wb")
-        driftline = str(Path(sys.executable).parent / "driftline")
-        sidecar = subprocess.Popen(
-            [driftline, "sidecar", "--config", str(config), "--log-level", "warning"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=directory,
-        )
+        port = free_port()
+        _write_sidecar_config(directory, port)
+        sidecar = SidecarProcess(directory, port)
+        sidecar.start()
         fleet: Fleet | None = None
         try:
-            _wait_ready(f"http://127.0.0.1:{port}/readyz", sidecar)
-            rss_ready = _rss_mib(sidecar.pid)
+            rss_ready = sidecar.rss_mib()
             fleet = Fleet(f"http://127.0.0.1:{port}", args.workers)
             generator = fleet.run(Step(math.inf, 3.0), port, sidecar.pid)
             print(f"generator ceiling (flat out): {generator.achieved:,.0f} calls/s", flush=True)
@@ -432,13 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             if fleet is not None:
                 fleet.stop()
-            sidecar.send_signal(signal.SIGTERM)
-            try:
-                sidecar.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                sidecar.kill()
-                sidecar.wait()
-            log.close()
+            sidecar.stop()
     tried = ", ".join(f"{step.target:,.0f}{'' if step.kept_up else ' ✗'}" for step in steps)
     rows = [
         ["SDK processes", str(args.workers)],
