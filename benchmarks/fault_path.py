@@ -16,15 +16,10 @@ the healthy phase (target: within 5 %).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from _common import fmt_seconds, is_quick, write_results
+from _sidecar import SidecarProcess, free_port, write_config
 
 PHASES = ("healthy", "hung", "down")
 NUMERIC = 10
@@ -40,92 +36,11 @@ TARGET_S = 300e-6
 MODEL, VERSION = "fault", "1"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sidecar exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready within {timeout}s")
-
-
-class Sidecar:
-    """A ``driftline sidecar`` process on a fixed port; start, pause, kill, all by pid."""
-
-    def __init__(self, directory: Path, port: int) -> None:
-        self.directory, self.port = directory, port
-        self.config = directory / "sidecar.yaml"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = (directory / "sidecar.log").open("ab")
-
-    def start(self) -> None:
-        """Start a sidecar and wait until it is ready."""
-        driftline = str(Path(sys.executable).parent / "driftline")
-        argv = [driftline, "sidecar", "--config", str(self.config), "--log-level", "warning"]
-        self.proc = subprocess.Popen(
-            argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.directory
-        )
-        _wait_ready(f"http://127.0.0.1:{self.port}/readyz", self.proc)
-
-    def hang(self) -> None:
-        """SIGSTOP the process: it keeps its socket, so connections queue and POSTs time out."""
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGSTOP)
-
-    def kill(self) -> None:
-        """SIGKILL the process (stopped or not) and reap it."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-        self.proc = None
-
-    def close(self) -> None:
-        """Stop a running sidecar (SIGCONT, then SIGTERM; SIGKILL after 30 s), close the log."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGCONT)
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.proc = None
-        self.log.close()
-
-
 def _write_config(directory: Path, port: int) -> None:
-    from driftline_sidecar.profile import build_profile, save_profile
-
     rng = np.random.default_rng(0)
     data: dict[str, Any] = {f"x{i}": rng.normal(0, 1, 20_000) for i in range(NUMERIC)}
     data["score"] = rng.uniform(-1, 1, 20_000)
-    profile = build_profile(data, model=MODEL, version=VERSION, prediction_columns=["score"])
-    save_profile(profile, directory / "profile.npz")
-    config = {
-        "port": port,
-        "interval": 5,
-        "models": [
-            {
-                "model": MODEL,
-                "version": VERSION,
-                "profile": "profile.npz",
-                "prediction_columns": {"value": "score"},
-            }
-        ],
-    }
-    (directory / "sidecar.yaml").write_text(json.dumps(config))
+    write_config(directory, port, data, [(MODEL, VERSION)], interval=5)
 
 
 def _make_model(layers: int) -> Callable[[dict[str, float]], float]:
@@ -227,9 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="driftline-fault-") as tmp,
     ):
         directory = Path(tmp)
-        port = _free_port()
+        port = free_port()
         _write_config(directory, port)
-        sidecar = Sidecar(directory, port)
+        sidecar = SidecarProcess(directory, port)
         registry = CollectorRegistry()
         try:
             driftline.configure(
@@ -262,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         flush=True,
                     )
         finally:
-            sidecar.close()
+            sidecar.stop()
             driftline.shutdown(timeout=1.0)
     load_end = os.getloadavg()
 
