@@ -84,6 +84,11 @@ class Joined:
 
 _Slot = tuple[RecordBatch, int]
 
+# Markers in place of a sequence number (which is >= 0).
+_EVICTED = -1
+_EVICTED_ANSWERED = -2
+_MISSING = -3
+
 
 @dataclass(frozen=True)
 class PairGroup:
@@ -139,8 +144,9 @@ class PredictionStore:
 
     Built for ingest speed: a batch's ids go in with one C-level ``dict.update`` of
     id -> sequence number (plain ints, so the garbage collector never walks them) and
-    leave in slices. Ids already stored (resent records, the second record of a shadow
-    pair) are found with set operations and paired with numpy, a group per earlier
+    leave in slices, marked evicted in the same dict (one lookup tells new, stored and
+    evicted apart). Ids already stored (resent records, the second record of a shadow
+    pair) are found with lookups mapped in C and paired with numpy, a group per earlier
     batch: no Python code runs per record.
 
     An id keeps its first record of each role: a later record of the same id and role
@@ -152,7 +158,10 @@ class PredictionStore:
         self.max_entries = max_entries
         self.horizon = horizon
         self._entries: dict[str, int] = {}
-        """The sequence number of the first record of each id (either role)."""
+        """The sequence number of the first record of each id (either role), or for an
+        evicted id _EVICTED / _EVICTED_ANSWERED (whether it had an outcome)."""
+        self._stored = 0
+        """Ids in ``_entries`` that are not evicted."""
         self._chunks: list[_Chunk] = []
         self._bases: list[int] = []
         self._head = 0
@@ -162,14 +171,14 @@ class PredictionStore:
         """The sequence number of the second record of a shadow pair (the other role), by id."""
         self._outcomes: set[str] = set()
         """Stored ids that already had an outcome."""
-        self._evicted: dict[str, bool] = {}
-        """Evicted ids, and whether each had an outcome."""
+        self._evicted = 0
+        """Evicted ids still remembered in ``_entries``."""
         self._evicted_chunks: deque[Sequence[str]] = deque()
         self.evictions = {"capacity": 0, "horizon": 0}
 
     def __len__(self) -> int:
         """The number of ids stored."""
-        return len(self._entries)
+        return self._stored
 
     def add(self, batch: RecordBatch, ids: Sequence[str], now: float) -> tuple[PairGroup, ...]:
         """Store a batch's records by id; return the shadow pairs they complete."""
@@ -190,11 +199,7 @@ class PredictionStore:
         if self.max_entries == 0 or n == 0:
             return None
         unique = set(ids)
-        if (
-            len(unique) == n
-            and self._entries.keys().isdisjoint(unique)
-            and self._evicted.keys().isdisjoint(unique)
-        ):
+        if len(unique) == n and self._entries.keys().isdisjoint(unique):
             return Placement(batch, ids, (), np.arange(n, dtype=np.intp), ())
         return self._plan_mixed(batch, ids, unique_ids=len(unique) == n)
 
@@ -204,19 +209,14 @@ class PredictionStore:
         """The plan of a batch with repeated, stored or evicted ids: a mask per row, in numpy."""
         n = len(ids)
         keys_of = np.array(ids, dtype=object)
-        seqs = np.fromiter(map(self._entries.get, ids, repeat(-1, n)), np.int64, n)
+        seqs = np.fromiter(map(self._entries.get, ids, repeat(_MISSING, n)), np.int64, n)
         first = np.ones(n, dtype=np.bool_)
         if not unique_ids:
             first[:] = False
             # Assigning from the last row back leaves each id's first row.
             rows_of = dict(zip(reversed(ids), range(n - 1, -1, -1), strict=True))
             first[np.fromiter(rows_of.values(), np.intp, len(rows_of))] = True
-        new = first & (seqs < 0)
-        if self._evicted and new.any():
-            candidates = np.flatnonzero(new)
-            evicted = map(self._evicted.__contains__, keys_of[candidates].tolist())
-            new[candidates[np.fromiter(evicted, np.bool_, len(candidates))]] = False
-        new_rows = np.flatnonzero(new)
+        new_rows = np.flatnonzero(first & (seqs == _MISSING))
         keys = keys_of[new_rows].tolist()
         partners, partner_rows, pairs = self._pairs(batch, keys_of, seqs, first & (seqs >= 0))
         if not keys and not partners:
@@ -267,6 +267,7 @@ class PredictionStore:
         base = self._next
         k = len(placement.keys)
         self._entries.update(zip(placement.keys, range(base, base + k), strict=True))
+        self._stored += k
         if placement.partners:
             end = base + len(placement.rows)
             self._partners.update(zip(placement.partners, range(base + k, end), strict=True))
@@ -281,9 +282,9 @@ class PredictionStore:
 
     def expire(self, now: float) -> None:
         """Evict ids beyond ``max_entries`` and ids whose prediction is older than the horizon."""
-        while len(self._entries) > self.max_entries:
+        while self._stored > self.max_entries:
             chunk = self._chunks[self._head]
-            take = min(len(self._entries) - self.max_entries, len(chunk.keys) - chunk.start)
+            take = min(self._stored - self.max_entries, len(chunk.keys) - chunk.start)
             self._evict_front(take, "capacity")
         oldest = now - self.horizon
         while self._head < len(self._chunks):
@@ -299,19 +300,21 @@ class PredictionStore:
         keys = chunk.keys[chunk.start : chunk.start + take]
         chunk.start += take
         self._drop_spent_chunks()
-        _drain(self._entries.pop, keys)
+        self._entries.update(zip(keys, repeat(_EVICTED)))
         if self._partners:
             _drain(self._partners.pop, keys)
-        # dict.fromkeys builds no per-key tuples, so the collector has nothing new to walk.
-        self._evicted.update(dict.fromkeys(keys, False))
         if self._outcomes:
             answered = self._outcomes.intersection(keys)
-            self._evicted.update(dict.fromkeys(answered, True))
+            self._entries.update(zip(answered, repeat(_EVICTED_ANSWERED)))
             self._outcomes.difference_update(answered)
+        self._stored -= len(keys)
+        self._evicted += len(keys)
         self._evicted_chunks.append(keys)
         self.evictions[reason] += len(keys)
-        while len(self._evicted) > self.max_entries:
-            _drain(self._evicted.pop, self._evicted_chunks.popleft())
+        while self._evicted > self.max_entries:
+            forgotten = self._evicted_chunks.popleft()
+            _drain(self._entries.pop, forgotten)
+            self._evicted -= len(forgotten)
 
     def _drop_spent_chunks(self) -> None:
         """Drop front chunks whose ids are all evicted; their partners went with those ids.
@@ -333,12 +336,11 @@ class PredictionStore:
         """Join one outcome recorded at ``at`` to its id; return its status and the join."""
         seq = self._entries.get(key)
         if seq is None:
-            joined_before = self._evicted.get(key)
-            if joined_before is None:
-                return "unknown", None
-            if joined_before:
-                return "duplicate", None
-            self._evicted[key] = True
+            return "unknown", None
+        if seq == _EVICTED_ANSWERED:
+            return "duplicate", None
+        if seq == _EVICTED:
+            self._entries[key] = _EVICTED_ANSWERED
             return "late", None
         if key in self._outcomes:
             return "duplicate", None
