@@ -23,10 +23,7 @@ import argparse
 import itertools
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,6 +37,7 @@ from typing import Any
 import numpy as np
 import orjson
 from _common import fmt_seconds, is_quick, write_results
+from _sidecar import SidecarProcess, free_port, scrape, write_config
 
 MODELS, VERSIONS = 100, 3
 SIZES = (10, 30, 100, 300)
@@ -78,35 +76,17 @@ def _body(batches: list[dict[str, Any]]) -> bytes:
 
 
 def _write_config(directory: Path, port: int, interval: float, window_size: int) -> Path:
-    from driftline_sidecar.profile import build_profile, save_profile
-
-    profile = build_profile(
+    return write_config(
+        directory,
+        port,
         _columns(20_000, 0),
-        model="shared",
-        version="1",
+        _keys(),
         categorical=[f"cat_{i}" for i in range(CATEGORICAL)],
-        prediction_columns=["score"],
+        interval=interval,
+        window_size=window_size,
+        snapshot_interval=3600,
+        limits={"max_model_versions": MODELS * VERSIONS},
     )
-    save_profile(profile, directory / "profile.npz")
-    config = {
-        "port": port,
-        "interval": interval,
-        "window_size": window_size,
-        "snapshot_interval": 3600,
-        "limits": {"max_model_versions": MODELS * VERSIONS},
-        "models": [
-            {
-                "model": model,
-                "version": version,
-                "profile": "profile.npz",
-                "prediction_columns": {"value": "score"},
-            }
-            for model, version in _keys()
-        ],
-    }
-    path = directory / "sidecar.yaml"
-    path.write_text(json.dumps(config))
-    return path
 
 
 # --- part 1: round time by number of windows, in process ------------------------------------
@@ -156,28 +136,6 @@ def scaling(config_path: Path, window_size: int, rounds: int) -> dict[int, list[
 # --- part 2: interval spacing in a real sidecar process --------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sidecar exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not ready within {timeout}s")
-
-
 def _post(port: int, body: bytes) -> None:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/v1/records",
@@ -193,13 +151,9 @@ def _post(port: int, body: bytes) -> None:
 
 def _scrape(port: int) -> tuple[dict[tuple[str, str], float], float, float]:
     """Last evaluation time per version, and the evaluation-duration histogram's sum and count."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
-        text = response.read().decode()
     stamps: dict[tuple[str, str], float] = {}
     total, count = 0.0, 0.0
-    for family in text_string_to_metric_families(text):
+    for family in scrape(port):
         if family.name == "driftline_last_evaluation_timestamp_seconds":
             for sample in family.samples:
                 stamps[sample.labels["model"], sample.labels["version"]] = sample.value
@@ -212,29 +166,15 @@ def _scrape(port: int) -> tuple[dict[tuple[str, str], float], float, float]:
     return stamps, total, count
 
 
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def spacing(
-    directory: Path, config_path: Path, port: int, interval: float, seconds: float, window: int
+    directory: Path, port: int, interval: float, seconds: float, window: int
 ) -> dict[str, Any]:
     """Run a sidecar with the 300 versions; return the evaluation spacing seen on /metrics."""
     keys = _keys()
-    driftline = str(Path(sys.executable).parent / "driftline")
-    log = (directory / "sidecar.log").open("wb")
-    proc = subprocess.Popen(
-        [driftline, "sidecar", "--config", str(config_path), "--log-level", "warning"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=directory,
-    )
+    sidecar = SidecarProcess(directory, port)
+    sidecar.start(timeout=120.0)
     stop = threading.Event()
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/readyz", proc)
         pool = _columns(window, 1)
         for model, version in keys:  # one version a body keeps it under max_body_bytes
             _post(port, _body([_batch(model, version, pool, 0, window)]))
@@ -264,19 +204,13 @@ def spacing(
             for key, stamp in stamps.items():
                 if not seen[key] or seen[key][-1] != stamp:
                     seen[key].append(stamp)
-            rss.append(_rss_mib(proc.pid))
+            rss.append(sidecar.rss_mib())
             time.sleep(2.0)
         stop.set()
         feeder.join(timeout=60)
     finally:
         stop.set()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        sidecar.stop(timeout=60.0)
     # The first stamp of each version may predate the scrapes; spacing is between later ones.
     gaps = [b - a for stamps in seen.values() for a, b in itertools.pairwise(stamps)]
     evaluations = count - (first_count or 0.0)
@@ -309,11 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="driftline-many-") as tmp:
         directory = Path(tmp)
-        port = _free_port()
+        port = free_port()
         config = _write_config(directory, port, args.interval, args.window_size)
         times = scaling(config, args.window_size, rounds)
         load_mid = os.getloadavg()
-        run = spacing(directory, config, port, args.interval, seconds, args.window_size)
+        run = spacing(directory, port, args.interval, seconds, args.window_size)
     load_end = os.getloadavg()
 
     from scipy import stats
