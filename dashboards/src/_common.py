@@ -20,6 +20,7 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 __all__ = [
     "DATASOURCE",
     "RUNBOOK_BASE_URL",
+    "SELECTED",
     "TAG",
     "base_dashboard",
     "feature_variable",
@@ -37,6 +38,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TAG = "driftline"
 # The Prometheus datasource as provisioned in deploy/grafana/provisioning/datasources/.
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="prometheus")
+# The label matchers of the versions chosen in the ``$model`` and ``$version`` variables.
+SELECTED = 'model=~"$model", version=~"$version"'
 
 
 def _runbook_base_url() -> str:

@@ -10,6 +10,7 @@ from grafana_foundation_sdk.models.dashboard import (
 
 from dashboards.src._common import (
     DATASOURCE,
+    SELECTED,
     base_dashboard,
     feature_variable,
     model_variable,
@@ -25,9 +26,8 @@ __all__ = ["UID", "build"]
 
 UID = "driftline-drift"
 
-_SEL = 'model=~"$model", version=~"$version"'
-_FEATURES = f'{_SEL}, feature=~"$feature", kind="feature"'
-_PREDICTIONS = f'{_SEL}, kind="prediction"'
+_FEATURES = f'{SELECTED}, feature=~"$feature", kind="feature"'
+_PREDICTIONS = f'{SELECTED}, kind="prediction"'
 
 _SEVERITY_NAMES = {"0": ("none", "green"), "1": ("info", "blue"), "2": ("warning", "orange")}
 _SEVERITY_NAMES["3"] = ("critical", "red")
@@ -65,7 +65,7 @@ def build() -> dashboard.Dashboard:
             stat_panel(
                 "Drifted features",
                 "Features flagged in the latest evaluation, by version.",
-                f"driftline_drifted_features{{{_SEL}}}",
+                f"driftline_drifted_features{{{SELECTED}}}",
                 "{{version}}",
                 unit="none",
             )
@@ -74,7 +74,7 @@ def build() -> dashboard.Dashboard:
             stat_panel(
                 "Reference loaded",
                 "1 when the version has a reference profile; 0 means records arrive without one.",
-                f"driftline_reference_loaded{{{_SEL}}}",
+                f"driftline_reference_loaded{{{SELECTED}}}",
                 "{{version}}",
                 unit="none",
             ).links([runbook_link("DriftlineMissingReference")])
@@ -83,7 +83,7 @@ def build() -> dashboard.Dashboard:
             timeseries_panel(
                 "Window records",
                 "Records in the current window, by version: the sample size of each evaluation.",
-                [query(f"driftline_window_records{{{_SEL}}}", "{{version}}")],
+                [query(f"driftline_window_records{{{SELECTED}}}", "{{version}}")],
                 unit="short",
                 width=6,
             )
@@ -94,7 +94,7 @@ def build() -> dashboard.Dashboard:
                 "Seconds since the sidecar last evaluated the version.",
                 [
                     query(
-                        f"time() - driftline_last_evaluation_timestamp_seconds{{{_SEL}}}",
+                        f"time() - driftline_last_evaluation_timestamp_seconds{{{SELECTED}}}",
                         "{{version}}",
                     )
                 ],
@@ -110,7 +110,7 @@ def build() -> dashboard.Dashboard:
                 [
                     query(
                         "histogram_quantile(0.9, sum by (version, le) "
-                        f"(rate(driftline_evaluation_duration_seconds_bucket{{{_SEL}}}[$__rate_interval])))",
+                        f"(rate(driftline_evaluation_duration_seconds_bucket{{{SELECTED}}}[$__rate_interval])))",
                         "{{version}}",
                     )
                 ],
@@ -121,7 +121,7 @@ def build() -> dashboard.Dashboard:
             table_panel(
                 "Reference profiles",
                 "The reference profile in use by each version (driftline_reference_info).",
-                f"driftline_reference_info{{{_SEL}}}",
+                f"driftline_reference_info{{{SELECTED}}}",
                 width=12,
             )
         )
@@ -194,7 +194,7 @@ def build() -> dashboard.Dashboard:
             timeseries_panel(
                 "Number of drifted features",
                 "Features flagged in each evaluation over time, by version.",
-                [query(f"driftline_drifted_features{{{_SEL}}}", "{{version}}")],
+                [query(f"driftline_drifted_features{{{SELECTED}}}", "{{version}}")],
                 unit="short",
             )
         )
@@ -206,7 +206,7 @@ def build() -> dashboard.Dashboard:
             "unseen_category.",
             [
                 query(
-                    f'driftline_data_quality_ratio{{{_SEL}, feature=~"$feature"}}',
+                    f'driftline_data_quality_ratio{{{SELECTED}, feature=~"$feature"}}',
                     "{{version}} {{feature}} {{check}}",
                 )
             ],
@@ -256,7 +256,7 @@ def build() -> dashboard.Dashboard:
         .with_variable(
             version_variable('label_values(driftline_drift_detected{model=~"$model"}, version)')
         )
-        .with_variable(feature_variable('model=~"$model", version=~"$version"'))
+        .with_variable(feature_variable(SELECTED))
         .with_row(state)
         .with_row(features)
         .with_row(quality)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard, prometheus
 
 from dashboards.src._common import (
+    SELECTED,
     base_dashboard,
     model_variable,
     query,
@@ -18,7 +19,6 @@ __all__ = ["UID", "build"]
 
 UID = "driftline-overview"
 
-_SEL = 'model=~"$model", version=~"$version"'
 _RATE = "[$__rate_interval]"
 _ERRORS = ', outcome="error"'
 # Capture metrics have no model label: keep the processes that serve the selected model.
@@ -27,7 +27,7 @@ _OF_MODEL = 'on (job, instance) driftline_model_info{model=~"$model"}'
 
 def _rate(metric: str, matchers: str = "") -> str:
     """``rate()`` of ``metric`` for the selected model and versions, plus extra ``matchers``."""
-    return f"rate({metric}{{{_SEL}{matchers}}}{_RATE})"
+    return f"rate({metric}{{{SELECTED}{matchers}}}{_RATE})"
 
 
 def _process_rate(metric: str) -> str:
@@ -38,7 +38,7 @@ def _process_rate(metric: str) -> str:
 def _latency(quantile: str, ref_id: str) -> prometheus.Dataquery:
     expr = (
         f"histogram_quantile({quantile}, sum by (le) "
-        f"(rate(driftline_request_duration_seconds_bucket{{{_SEL}}}{_RATE})))"
+        f"(rate(driftline_request_duration_seconds_bucket{{{SELECTED}}}{_RATE})))"
     )
     return query(expr, f"p{round(float(quantile) * 100)}", ref_id, exemplar=True)
 
@@ -95,7 +95,7 @@ def build() -> dashboard.Dashboard:
                 "Calls running right now, by version.",
                 [
                     query(
-                        f"sum by (version) (driftline_requests_in_flight{{{_SEL}}})",
+                        f"sum by (version) (driftline_requests_in_flight{{{SELECTED}}})",
                         "{{version}}",
                     )
                 ],
@@ -155,7 +155,7 @@ def build() -> dashboard.Dashboard:
                 [
                     query(
                         f"histogram_quantile({q}, sum by (output, le) "
-                        f"(rate(driftline_prediction_value_bucket{{{_SEL}}}{_RATE})))",
+                        f"(rate(driftline_prediction_value_bucket{{{SELECTED}}}{_RATE})))",
                         f"{{{{output}}}} p{round(q * 100)}",
                         ref_id,
                     )
@@ -261,7 +261,7 @@ def build() -> dashboard.Dashboard:
                 [
                     query(
                         "sum by (version) "
-                        f"(rate(driftline_sidecar_records_received_total{{{_SEL}}}{_RATE}))",
+                        f"(rate(driftline_sidecar_records_received_total{{{SELECTED}}}{_RATE}))",
                         "{{version}}",
                     )
                 ],
@@ -300,7 +300,7 @@ def build() -> dashboard.Dashboard:
         table_panel(
             "Model info",
             "What the service declares about each version (driftline_model_info).",
-            f"driftline_model_info{{{_SEL}}}",
+            f"driftline_model_info{{{SELECTED}}}",
         )
     )
     return (

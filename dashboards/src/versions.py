@@ -6,6 +6,7 @@ from grafana_foundation_sdk.builders import dashboard
 
 from dashboards.src._common import (
     DATASOURCE,
+    SELECTED,
     base_dashboard,
     feature_variable,
     model_variable,
@@ -19,12 +20,11 @@ __all__ = ["UID", "build"]
 
 UID = "driftline-versions"
 
-_SEL = 'model=~"$model", version=~"$version"'
 _RATE = "[$__rate_interval]"
 
 
 def _by_version(metric: str) -> str:
-    return f"sum by (version) (rate({metric}{{{_SEL}}}{_RATE}))"
+    return f"sum by (version) (rate({metric}{{{SELECTED}}}{_RATE}))"
 
 
 def build() -> dashboard.Dashboard:
@@ -47,7 +47,7 @@ def build() -> dashboard.Dashboard:
                 [
                     query(
                         "sum by (version) (rate(driftline_requests_total"
-                        f'{{{_SEL}, outcome="error"}}{_RATE}))'
+                        f'{{{SELECTED}, outcome="error"}}{_RATE}))'
                         f" / {_by_version('driftline_requests_total')}",
                         "{{version}}",
                     )
@@ -76,7 +76,7 @@ def build() -> dashboard.Dashboard:
                 [
                     query(
                         "histogram_quantile(0.5, sum by (version, le) "
-                        f"(rate(driftline_request_duration_seconds_bucket{{{_SEL}}}{_RATE})))",
+                        f"(rate(driftline_request_duration_seconds_bucket{{{SELECTED}}}{_RATE})))",
                         "{{version}}",
                         exemplar=True,
                     )
@@ -91,7 +91,7 @@ def build() -> dashboard.Dashboard:
                 [
                     query(
                         "histogram_quantile(0.99, sum by (version, le) "
-                        f"(rate(driftline_request_duration_seconds_bucket{{{_SEL}}}{_RATE})))",
+                        f"(rate(driftline_request_duration_seconds_bucket{{{SELECTED}}}{_RATE})))",
                         "{{version}}",
                         exemplar=True,
                     )
@@ -110,9 +110,9 @@ def build() -> dashboard.Dashboard:
                 [
                     query(
                         "sum by (version, output) "
-                        f"(rate(driftline_prediction_value_sum{{{_SEL}}}{_RATE}))"
+                        f"(rate(driftline_prediction_value_sum{{{SELECTED}}}{_RATE}))"
                         " / sum by (version, output) "
-                        f"(rate(driftline_prediction_value_count{{{_SEL}}}{_RATE}))",
+                        f"(rate(driftline_prediction_value_count{{{SELECTED}}}{_RATE}))",
                         "{{version}} {{output}}",
                     )
                 ],
@@ -127,7 +127,7 @@ def build() -> dashboard.Dashboard:
                 [
                     query(
                         "histogram_quantile(0.5, sum by (version, output, le) "
-                        f"(rate(driftline_prediction_value_bucket{{{_SEL}}}{_RATE})))",
+                        f"(rate(driftline_prediction_value_bucket{{{SELECTED}}}{_RATE})))",
                         "{{version}} {{output}}",
                     )
                 ],
@@ -142,9 +142,9 @@ def build() -> dashboard.Dashboard:
                 [
                     query(
                         "sum by (version, output, class) "
-                        f"(rate(driftline_predicted_class_total{{{_SEL}}}{_RATE}))"
+                        f"(rate(driftline_predicted_class_total{{{SELECTED}}}{_RATE}))"
                         " / on (version, output) group_left () sum by (version, output) "
-                        f"(rate(driftline_predicted_class_total{{{_SEL}}}{_RATE}))",
+                        f"(rate(driftline_predicted_class_total{{{SELECTED}}}{_RATE}))",
                         "{{version}} {{output}}={{class}}",
                     )
                 ],
@@ -159,7 +159,7 @@ def build() -> dashboard.Dashboard:
             timeseries_panel(
                 "Drifted features by version",
                 "Features flagged in the latest evaluation, per version.",
-                [query(f"driftline_drifted_features{{{_SEL}}}", "{{version}}")],
+                [query(f"driftline_drifted_features{{{SELECTED}}}", "{{version}}")],
                 unit="short",
                 width=8,
                 runbooks=("DriftlineFeatureDrift",),
@@ -172,7 +172,7 @@ def build() -> dashboard.Dashboard:
                 [
                     query(
                         "max by (version, feature) (driftline_drift_effect_size"
-                        f'{{{_SEL}, feature=~"$feature", kind="feature"}})',
+                        f'{{{SELECTED}, feature=~"$feature", kind="feature"}})',
                         "{{version}} {{feature}}",
                     )
                 ],
@@ -187,7 +187,7 @@ def build() -> dashboard.Dashboard:
                 [
                     query(
                         "max by (version, feature) "
-                        f'(driftline_drift_effect_size{{{_SEL}, kind="prediction"}})',
+                        f'(driftline_drift_effect_size{{{SELECTED}, kind="prediction"}})',
                         "{{version}} {{feature}}",
                     )
                 ],
@@ -253,9 +253,9 @@ def build() -> dashboard.Dashboard:
                 "Performance by version",
                 "Metrics over each version's last joined outcomes, and on its reference data.",
                 [
-                    query(f"driftline_model_performance{{{_SEL}}}", "{{version}} {{metric}}"),
+                    query(f"driftline_model_performance{{{SELECTED}}}", "{{version}} {{metric}}"),
                     query(
-                        f"driftline_model_performance_reference{{{_SEL}}}",
+                        f"driftline_model_performance_reference{{{SELECTED}}}",
                         "{{version}} {{metric}} (reference)",
                         "B",
                     ),
@@ -273,7 +273,7 @@ def build() -> dashboard.Dashboard:
                 [
                     query(f"sum by (status) (rate(driftline_outcomes_total{_RATE}))", "{{status}}"),
                     query(
-                        f"driftline_model_performance_outcomes{{{_SEL}}}",
+                        f"driftline_model_performance_outcomes{{{SELECTED}}}",
                         "{{version}} in window",
                         "B",
                     ),
@@ -287,7 +287,7 @@ def build() -> dashboard.Dashboard:
         table_panel(
             "Model info",
             "What each version declares: commit, training data, framework (driftline_model_info).",
-            f"driftline_model_info{{{_SEL}}}",
+            f"driftline_model_info{{{SELECTED}}}",
         )
     )
     return (
