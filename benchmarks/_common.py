@@ -33,6 +33,7 @@ __all__ = [
     "machine_info",
     "machine_line",
     "median_of",
+    "report_measures",
     "timings_of",
     "write_results",
 ]
@@ -191,3 +192,24 @@ def write_results(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
+
+
+def report_measures(
+    name: str,
+    title: str,
+    rows: Sequence[Sequence[object]],
+    notes: str | Sequence[str] = "",
+    *,
+    write: bool,
+) -> None:
+    """Print ``rows`` of (measure, value) as a markdown table; when ``write``, also save them.
+
+    Saving is ``write_results(name, title, ["measure", "value"], rows, notes)``;
+    a ``--quick`` run passes ``write=False`` and only prints.
+    """
+    print("| measure | value |\n| --- | --- |")
+    for measure, value in rows:
+        print(f"| {measure} | {value} |")
+    if write:
+        path = write_results(name, title, ["measure", "value"], rows, notes)
+        print(f"wrote {path}")

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import is_quick, write_results
+from _common import is_quick, report_measures
 from _sidecar import SidecarProcess, free_port, scrape, status_mib, write_config
 
 NUMERIC = 8
@@ -417,13 +417,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "The machine is shared with other engineers' test runs; the load-average row shows how "
         "busy it was (2 cores).",
     ]
-    print("| measure | value |\n| --- | --- |")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
-    if not quick:
-        title = "Load soak: SDK processes to one sidecar"
-        path = write_results("load_soak", title, ["measure", "value"], rows, notes)
-        print(f"wrote {path}")
+    title = "Load soak: SDK processes to one sidecar"
+    report_measures("load_soak", title, rows, notes, write=not quick)
     return 0 if soak.kept_up else 1
 
 

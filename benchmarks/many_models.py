@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from _common import fmt_seconds, is_quick, write_results
+from _common import fmt_seconds, is_quick, report_measures
 from _sidecar import SidecarProcess, free_port, scrape, write_config
 
 MODELS, VERSIONS = 100, 3
@@ -309,13 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "The machine is shared with other engineers' test runs; the load-average row shows "
         "how busy it was (2 cores).",
     ]
-    print("| measure | value |\n| --- | --- |")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
-    if not quick:
-        title = "Many models: 100 models x 3 versions on one sidecar"
-        path = write_results("many_models", title, ["measure", "value"], rows, notes)
-        print(f"wrote {path}")
+    title = "Many models: 100 models x 3 versions on one sidecar"
+    report_measures("many_models", title, rows, notes, write=not quick)
     ok = bool(gaps) and max(gaps) <= args.interval + 1 and run["versions"] == MODELS * VERSIONS
     return 0 if ok else 1
 
