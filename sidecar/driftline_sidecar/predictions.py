@@ -84,10 +84,8 @@ class Joined:
 
 _Slot = tuple[RecordBatch, int]
 
-# Markers in place of a sequence number (which is >= 0).
-_EVICTED = -1
-_EVICTED_ANSWERED = -2
-_MISSING = -3
+_MISSING = -1
+"""What an id not in the store looks up as (sequence numbers are >= 0)."""
 
 
 @dataclass(frozen=True)
@@ -144,8 +142,9 @@ class PredictionStore:
 
     Built for ingest speed: a batch's ids go in with one C-level ``dict.update`` of
     id -> sequence number (plain ints, so the garbage collector never walks them) and
-    leave in slices, marked evicted in the same dict (one lookup tells new, stored and
-    evicted apart). Ids already stored (resent records, the second record of a shadow
+    are evicted in order: an id whose sequence number is below the first stored one is
+    evicted, so eviction writes nothing per id, and one lookup tells new, stored and
+    evicted ids apart. Ids already stored (resent records, the second record of a shadow
     pair) are found with lookups mapped in C and paired with numpy, a group per earlier
     batch: no Python code runs per record.
 
@@ -158,8 +157,8 @@ class PredictionStore:
         self.max_entries = max_entries
         self.horizon = horizon
         self._entries: dict[str, int] = {}
-        """The sequence number of the first record of each id (either role), or for an
-        evicted id _EVICTED / _EVICTED_ANSWERED (whether it had an outcome)."""
+        """The sequence number of the first record of each id (either role), stored or
+        evicted (and not yet forgotten)."""
         self._stored = 0
         """Ids in ``_entries`` that are not evicted."""
         self._chunks: list[_Chunk] = []
@@ -170,7 +169,7 @@ class PredictionStore:
         self._partners: dict[str, int] = {}
         """The sequence number of the second record of a shadow pair (the other role), by id."""
         self._outcomes: set[str] = set()
-        """Stored ids that already had an outcome."""
+        """Ids, stored or evicted, that already had an outcome."""
         self._evicted = 0
         """Evicted ids still remembered in ``_entries``."""
         self._evicted_chunks: deque[Sequence[str]] = deque()
@@ -217,8 +216,9 @@ class PredictionStore:
             rows_of = dict(zip(reversed(ids), range(n - 1, -1, -1), strict=True))
             first[np.fromiter(rows_of.values(), np.intp, len(rows_of))] = True
         new_rows = np.flatnonzero(first & (seqs == _MISSING))
+        stored = first & (seqs >= self._first_stored())
         keys = keys_of[new_rows].tolist()
-        partners, partner_rows, pairs = self._pairs(batch, keys_of, seqs, first & (seqs >= 0))
+        partners, partner_rows, pairs = self._pairs(batch, keys_of, seqs, stored)
         if not keys and not partners:
             return None
         rows = np.concatenate([new_rows, partner_rows]) if partners else new_rows
@@ -300,13 +300,8 @@ class PredictionStore:
         keys = chunk.keys[chunk.start : chunk.start + take]
         chunk.start += take
         self._drop_spent_chunks()
-        self._entries.update(zip(keys, repeat(_EVICTED)))
         if self._partners:
             _drain(self._partners.pop, keys)
-        if self._outcomes:
-            answered = self._outcomes.intersection(keys)
-            self._entries.update(zip(answered, repeat(_EVICTED_ANSWERED)))
-            self._outcomes.difference_update(answered)
         self._stored -= len(keys)
         self._evicted += len(keys)
         self._evicted_chunks.append(keys)
@@ -314,7 +309,16 @@ class PredictionStore:
         while self._evicted > self.max_entries:
             forgotten = self._evicted_chunks.popleft()
             _drain(self._entries.pop, forgotten)
+            if self._outcomes:
+                self._outcomes.difference_update(forgotten)
             self._evicted -= len(forgotten)
+
+    def _first_stored(self) -> int:
+        """The lowest sequence number of a stored id: ids below it are evicted."""
+        if self._head == len(self._chunks):
+            return self._next
+        chunk = self._chunks[self._head]
+        return chunk.base + chunk.start
 
     def _drop_spent_chunks(self) -> None:
         """Drop front chunks whose ids are all evicted; their partners went with those ids.
@@ -337,14 +341,11 @@ class PredictionStore:
         seq = self._entries.get(key)
         if seq is None:
             return "unknown", None
-        if seq == _EVICTED_ANSWERED:
-            return "duplicate", None
-        if seq == _EVICTED:
-            self._entries[key] = _EVICTED_ANSWERED
-            return "late", None
         if key in self._outcomes:
             return "duplicate", None
         self._outcomes.add(key)
+        if seq < self._first_stored():
+            return "late", None
         first = self._slot(seq)
         if at - float(first[0].timestamps[first[1]]) > self.horizon:
             return "late", None

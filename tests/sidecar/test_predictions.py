@@ -157,3 +157,24 @@ def test_a_prediction_older_than_the_horizon_leaves() -> None:
     store.add(records([1.0], at=NOW - 120), ("old",), NOW)
     store.add(records([2.0]), ("new",), NOW)
     assert (len(store), store.evictions) == (1, {"capacity": 0, "horizon": 1})
+
+
+def test_a_second_outcome_for_an_evicted_id_is_a_duplicate() -> None:
+    """An evicted id's first outcome is late and its second a duplicate."""
+    store = PredictionStore(1, 3600)
+    store.add(records([1.0]), ("a",), NOW)
+    store.add(records([2.0]), ("b",), NOW)
+    statuses = [store.join("a", 1.0, NOW)[0] for _ in range(2)]
+    assert statuses == ["late", "duplicate"]
+
+
+def test_an_id_evicted_long_ago_is_forgotten() -> None:
+    """Once more than max_entries ids were evicted after it, an id's outcome is unknown."""
+    store = PredictionStore(1, 3600)
+    for key in ("a", "b", "c"):
+        store.add(records([1.0]), (key,), NOW)
+    assert [store.join(key, 1.0, NOW)[0] for key in ("a", "b", "c")] == [
+        "unknown",
+        "late",
+        "joined",
+    ]
