@@ -8,7 +8,6 @@ Prometheus scraping them under the job names of ``deploy/prometheus/prometheus.y
 from __future__ import annotations
 
 import json
-import re
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ from driftline_sidecar.service import SidecarService
 from prometheus_client import CollectorRegistry
 
 from tests.alerts.catalog import REPO_ROOT
+from tests.integration._grafana import substitute
 from tests.integration._model_service import score
 from tests.support.ports import LOOPBACK
 from tests.support.procs import start_on_free_port
@@ -247,12 +247,3 @@ def fast_rules(rule_files: Sequence[Path], directory: Path) -> list[Path]:
 
 # Grafana's built-in variables, as Grafana would fill them for a 1s scrape interval
 # and a short time range.
-_BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "5m"}
-# Grafana leaves ``$1`` (a label_replace back-reference) alone: variable names start with a letter.
-_VARIABLE = re.compile(r"\$([A-Za-z_]\w*)|\$\{([A-Za-z_]\w*)\}")
-
-
-def substitute(expr: str, values: Mapping[str, str]) -> str:
-    """``expr`` with every ``$name`` / ``${name}`` replaced; an unknown name raises KeyError."""
-    table = {**_BUILTINS, **values}
-    return _VARIABLE.sub(lambda match: table[match.group(1) or match.group(2)], expr)
