@@ -102,27 +102,13 @@ class PairGroup:
         return len(self.champion_rows)
 
 
-@dataclass(frozen=True)
-class Placement:
-    """What storing one batch will change, worked out before anything changes.
-
-    ``keys`` are the batch's new ids (first occurrence, in row order) and ``partners``
-    the ids it completes as the other role; ``rows`` holds the rows of both, in that order.
-    """
-
-    batch: RecordBatch
-    keys: Sequence[str]
-    partners: Sequence[str]
-    rows: npt.NDArray[np.intp]
-    pairs: tuple[PairGroup, ...]
-
-
 @dataclass
 class _Chunk:
     """The records one batch added, numbered from ``base``: its new ids, then its partners.
 
     ``rows[i]`` is the batch row of sequence number ``base + i``; the first ``len(keys)``
-    are the ids it added, evicted oldest first (``start`` of them so far).
+    are the ids it added, evicted oldest first (``start`` of them so far). ``partners[i]``
+    is the sequence number of the other role's record of ``keys[i]`` (-1: none yet).
     """
 
     batch: RecordBatch
@@ -130,6 +116,27 @@ class _Chunk:
     rows: npt.NDArray[np.intp]
     base: int
     start: int = 0
+    partners: npt.NDArray[np.int64] | None = None
+
+
+_Link = tuple[_Chunk, npt.NDArray[np.intp]]
+"""Ids of a chunk (their positions in it) that a batch's records complete as pairs."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What storing one batch will change, worked out before anything changes.
+
+    ``keys`` are the batch's new ids (first occurrence, in row order); ``rows`` holds
+    their rows, then the rows of the records that complete pairs: ``pairs`` and
+    ``links`` (the stored ids they complete), one entry per earlier batch, in order.
+    """
+
+    batch: RecordBatch
+    keys: Sequence[str]
+    rows: npt.NDArray[np.intp]
+    pairs: tuple[PairGroup, ...] = ()
+    links: tuple[_Link, ...] = ()
 
 
 def _drain(function: Any, keys: Sequence[str]) -> None:
@@ -166,8 +173,6 @@ class PredictionStore:
         self._head = 0
         """Chunks before this index are gone (dropped in bulk, so eviction stays O(1))."""
         self._next = 0
-        self._partners: dict[str, int] = {}
-        """The sequence number of the second record of a shadow pair (the other role), by id."""
         self._outcomes: set[str] = set()
         """Ids, stored or evicted, that already had an outcome."""
         self._evicted = 0
@@ -199,7 +204,7 @@ class PredictionStore:
             return None
         unique = set(ids)
         if len(unique) == n and self._entries.keys().isdisjoint(unique):
-            return Placement(batch, ids, (), np.arange(n, dtype=np.intp), ())
+            return Placement(batch, ids, np.arange(n, dtype=np.intp))
         return self._plan_mixed(batch, ids, unique_ids=len(unique) == n)
 
     def _plan_mixed(
@@ -207,7 +212,6 @@ class PredictionStore:
     ) -> Placement | None:
         """The plan of a batch with repeated, stored or evicted ids: a mask per row, in numpy."""
         n = len(ids)
-        keys_of = np.array(ids, dtype=object)
         seqs = np.fromiter(map(self._entries.get, ids, repeat(_MISSING, n)), np.int64, n)
         first = np.ones(n, dtype=np.bool_)
         if not unique_ids:
@@ -217,36 +221,27 @@ class PredictionStore:
             first[np.fromiter(rows_of.values(), np.intp, len(rows_of))] = True
         new_rows = np.flatnonzero(first & (seqs == _MISSING))
         stored = first & (seqs >= self._first_stored())
-        keys = keys_of[new_rows].tolist()
-        partners, partner_rows, pairs = self._pairs(batch, keys_of, seqs, stored)
-        if not keys and not partners:
+        keys = list(map(ids.__getitem__, new_rows.tolist()))
+        links, partner_rows, pairs = self._pairs(batch, seqs, np.flatnonzero(stored))
+        if not keys and not links:
             return None
-        rows = np.concatenate([new_rows, partner_rows]) if partners else new_rows
-        return Placement(batch, keys, partners, rows, pairs)
+        rows = np.concatenate([new_rows, partner_rows]) if links else new_rows
+        return Placement(batch, keys, rows, pairs, links)
 
     def _pairs(
-        self,
-        batch: RecordBatch,
-        keys_of: npt.NDArray[Any],
-        seqs: npt.NDArray[np.int64],
-        known: npt.NDArray[np.bool_],
-    ) -> tuple[list[str], npt.NDArray[np.intp], tuple[PairGroup, ...]]:
-        """The stored ids of the other role this batch completes: ids, rows, pair groups."""
-        none: tuple[list[str], npt.NDArray[np.intp], tuple[PairGroup, ...]] = (
-            [],
-            np.empty(0, dtype=np.intp),
-            (),
-        )
-        rows = np.flatnonzero(known)
-        if len(rows) and self._partners:
-            paired = map(self._partners.__contains__, keys_of[rows].tolist())
-            rows = rows[~np.fromiter(paired, np.bool_, len(rows))]
+        self, batch: RecordBatch, seqs: npt.NDArray[np.int64], rows: npt.NDArray[np.intp]
+    ) -> tuple[tuple[_Link, ...], npt.NDArray[np.intp], tuple[PairGroup, ...]]:
+        """Which of the stored ids at ``rows`` this batch completes as the other role.
+
+        Returns the links to the stored ids, the rows completing them and the pairs,
+        grouped by the chunk (earlier batch) that holds each id.
+        """
         if len(rows) == 0:
-            return none
+            return (), rows, ()
         where = np.searchsorted(self._bases[self._head :], seqs[rows], side="right") - 1
         by_chunk = np.argsort(where, kind="stable")
         starts = np.flatnonzero(np.diff(where[by_chunk], prepend=-1))
-        ids: list[str] = []
+        links: list[_Link] = []
         partner_rows: list[npt.NDArray[np.intp]] = []
         groups: list[PairGroup] = []
         for members in np.split(by_chunk, starts[1:]):
@@ -254,13 +249,18 @@ class PredictionStore:
             if chunk.batch.role == batch.role:
                 continue
             batch_rows = rows[members]
-            stored_rows = chunk.rows[seqs[batch_rows] - chunk.base]
-            ids.extend(keys_of[batch_rows].tolist())
+            positions = (seqs[batch_rows] - chunk.base).astype(np.intp)
+            if chunk.partners is not None:
+                unpaired = chunk.partners[positions] < 0
+                batch_rows, positions = batch_rows[unpaired], positions[unpaired]
+            if len(positions) == 0:
+                continue
+            links.append((chunk, positions))
             partner_rows.append(batch_rows)
-            groups.append(_group((chunk.batch, stored_rows), (batch, batch_rows)))
+            groups.append(_group((chunk.batch, chunk.rows[positions]), (batch, batch_rows)))
         if not groups:
-            return none
-        return ids, np.concatenate(partner_rows), tuple(groups)
+            return (), rows[:0], ()
+        return tuple(links), np.concatenate(partner_rows), tuple(groups)
 
     def apply(self, placement: Placement, now: float) -> None:
         """Make the changes ``plan`` worked out (no other change in between), then expire."""
@@ -268,16 +268,22 @@ class PredictionStore:
         k = len(placement.keys)
         self._entries.update(zip(placement.keys, range(base, base + k), strict=True))
         self._stored += k
-        if placement.partners:
-            end = base + len(placement.rows)
-            self._partners.update(zip(placement.partners, range(base + k, end), strict=True))
+        next_partner = base + k
+        for chunk, positions in placement.links:
+            if chunk.partners is None:
+                chunk.partners = np.full(len(chunk.keys), -1, dtype=np.int64)
+            chunk.partners[positions] = np.arange(next_partner, next_partner + len(positions))
+            next_partner += len(positions)
         self._chunks.append(_Chunk(placement.batch, placement.keys, placement.rows, base))
         self._bases.append(base)
         self._next = base + len(placement.rows)
         self.expire(now)
 
+    def _chunk(self, seq: int) -> _Chunk:
+        return self._chunks[bisect_right(self._bases, seq, lo=self._head) - 1]
+
     def _slot(self, seq: int) -> _Slot:
-        chunk = self._chunks[bisect_right(self._bases, seq, lo=self._head) - 1]
+        chunk = self._chunk(seq)
         return chunk.batch, int(chunk.rows[seq - chunk.base])
 
     def expire(self, now: float) -> None:
@@ -300,8 +306,6 @@ class PredictionStore:
         keys = chunk.keys[chunk.start : chunk.start + take]
         chunk.start += take
         self._drop_spent_chunks()
-        if self._partners:
-            _drain(self._partners.pop, keys)
         self._stored -= len(keys)
         self._evicted += len(keys)
         self._evicted_chunks.append(keys)
@@ -346,11 +350,12 @@ class PredictionStore:
         self._outcomes.add(key)
         if seq < self._first_stored():
             return "late", None
-        first = self._slot(seq)
+        chunk = self._chunk(seq)
+        first = (chunk.batch, int(chunk.rows[seq - chunk.base]))
         if at - float(first[0].timestamps[first[1]]) > self.horizon:
             return "late", None
-        partner = self._partners.get(key)
-        slots = [first] if partner is None else [first, self._slot(partner)]
+        partner = -1 if chunk.partners is None else int(chunk.partners[seq - chunk.base])
+        slots = [first] if partner < 0 else [first, self._slot(partner)]
         return "joined", Joined(tuple(Record(*slot) for slot in slots), actual)
 
 
