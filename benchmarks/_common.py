@@ -141,7 +141,12 @@ def median_of(fn: Callable[[], object], runs: int, *, warmup: int = 1) -> float:
 
 
 def fmt_seconds(seconds: float) -> str:
-    """A duration with a readable unit: ``"850 ns"``, ``"12.3 µs"``, ``"4.56 ms"``, ``"1.23 s"``."""
+    """A duration with a readable unit: ``"850 ns"``, ``"12.3 µs"``, ``"4.56 ms"``, ``"1.23 s"``.
+
+    A negative duration (a fitted intercept, say) keeps its sign and takes the unit of its size.
+    """
+    if seconds < 0:
+        return "-" + fmt_seconds(-seconds)
     if seconds < 1e-6:
         return f"{seconds * 1e9:.0f} ns"
     if seconds < 1e-3:

@@ -121,3 +121,8 @@ def test_run_all_reports_failure_and_keeps_others(bench_dir: Path) -> None:
         True,
         True,
     )
+
+
+def test_fmt_seconds_keeps_the_sign_and_unit_of_a_negative_duration(common: ModuleType) -> None:
+    """A negative duration reads like its positive size with a minus sign, not as nanoseconds."""
+    assert (common.fmt_seconds(-0.0578), common.fmt_seconds(0.0578)) == ("-57.8 ms", "57.8 ms")
