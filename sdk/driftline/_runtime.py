@@ -6,13 +6,13 @@ import atexit
 import itertools
 import threading
 import time
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from . import _shadow
+from ._capture_settings import CaptureSink
 from ._config import Settings, resolve_settings
 from ._exceptions import ConfigurationError
 from ._logging import Processor, build_logger, diagnostics
@@ -22,49 +22,7 @@ from ._tracing import TracerSource, build_tracer_source
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 
-__all__ = ["CaptureSink", "Runtime", "build", "current", "install"]
-
-
-class CaptureSink(Protocol):
-    """Where captured records go (``_capture.CaptureQueue``, a test sink); never raises."""
-
-    def submit_row(
-        self,
-        model: str,
-        version: str,
-        role: str,
-        prediction_id: str,
-        timestamp: float,
-        trace_id: str | None,
-        features: Mapping[str, object],
-        predictions: Mapping[str, object],
-    ) -> None:
-        """Accept one record."""
-
-    def submit_columns(
-        self,
-        model: str,
-        version: str,
-        role: str,
-        prediction_ids: Sequence[str],
-        timestamp: float,
-        trace_id: str | None,
-        features: Mapping[str, Any],
-        predictions: Mapping[str, Any],
-    ) -> None:
-        """Accept the rows of one batch call, as columns."""
-
-    def record_dropped(self, reason: str, count: int = 1) -> None:
-        """Count records lost before they reached the sink."""
-
-    def submit_outcome(self, prediction_id: str, actual: Any, timestamp: float) -> None:
-        """Accept one validated outcome (ground truth) of a prediction."""
-
-    def flush(self, timeout: float) -> bool:
-        """Send what is queued; True when everything went within ``timeout``."""
-
-    def close(self, timeout: float) -> None:
-        """Flush, then stop."""
+__all__ = ["Runtime", "build", "current", "install"]
 
 
 _generations = itertools.count(1)
