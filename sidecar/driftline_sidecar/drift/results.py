@@ -63,10 +63,8 @@ class ColumnResult:
             "n_window": self.n_window,
             "n_reference": self.n_reference,
             "quality": {k: json_float(v) for k, v in self.quality.items()},
-            "reference_hist": None
-            if self.reference_hist is None
-            else self.reference_hist.to_dict(),
-            "window_hist": None if self.window_hist is None else self.window_hist.to_dict(),
+            "reference_hist": _hist(self.reference_hist),
+            "window_hist": _hist(self.window_hist),
             "unseen_categories": list(self.unseen_categories),
         }
 
