@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -61,7 +61,7 @@ class EvaluationLike(Protocol):
     """The fields of the drift engine's Evaluation that alerting reads."""
 
     @property
-    def columns(self) -> Mapping[str, ColumnLike] | Sequence[ColumnLike]: ...
+    def columns(self) -> Sequence[ColumnLike]: ...
 
 
 @dataclass(frozen=True)
@@ -77,13 +77,6 @@ class Condition:
     summary: str
     description: str
     dashboard_uid: str
-
-
-def _columns(evaluation: EvaluationLike) -> Iterable[ColumnLike]:
-    columns = evaluation.columns
-    if isinstance(columns, Mapping):
-        return list(columns.values())
-    return list(columns)
 
 
 def _condition(alertname: str, severity: str, base: Mapping[str, str], **text: str) -> Condition:
@@ -184,7 +177,7 @@ def conditions_for(
     if evaluation is None:
         return []
     found: list[Condition] = []
-    for column in _columns(evaluation):
+    for column in evaluation.columns:
         if column.drifted:
             found.append(_drift(column, model, version, settings.service))
         quality = _quality(column, model, version, settings)
