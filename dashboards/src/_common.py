@@ -24,6 +24,7 @@ __all__ = [
     "TAG",
     "base_dashboard",
     "feature_variable",
+    "model_info_row",
     "model_variable",
     "query",
     "runbook_link",
@@ -222,4 +223,11 @@ def table_panel(title: str, description: str, expr: str, *, width: int = 24) -> 
         )
         .span(width)
         .height(6)
+    )
+
+
+def model_info_row(description: str) -> dashboard.Row:
+    """The "Provenance" row: a table of what each selected version declares (model info)."""
+    return dashboard.Row("Provenance").with_panel(
+        table_panel("Model info", description, f"driftline_model_info{{{SELECTED}}}")
     )

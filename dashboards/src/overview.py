@@ -7,10 +7,10 @@ from grafana_foundation_sdk.builders import dashboard, prometheus
 from dashboards.src._common import (
     SELECTED,
     base_dashboard,
+    model_info_row,
     model_variable,
     query,
     stat_panel,
-    table_panel,
     timeseries_panel,
     version_variable,
 )
@@ -296,13 +296,7 @@ def build() -> dashboard.Dashboard:
             )
         )
     )
-    info = dashboard.Row("Provenance").with_panel(
-        table_panel(
-            "Model info",
-            "What the service declares about each version (driftline_model_info).",
-            f"driftline_model_info{{{SELECTED}}}",
-        )
-    )
+    info = model_info_row("What the service declares about each version (driftline_model_info).")
     return (
         base_dashboard(
             UID,

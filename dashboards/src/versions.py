@@ -9,9 +9,9 @@ from dashboards.src._common import (
     SELECTED,
     base_dashboard,
     feature_variable,
+    model_info_row,
     model_variable,
     query,
-    table_panel,
     timeseries_panel,
     version_variable,
 )
@@ -283,12 +283,8 @@ def build() -> dashboard.Dashboard:
             )
         )
     )
-    info = dashboard.Row("Provenance").with_panel(
-        table_panel(
-            "Model info",
-            "What each version declares: commit, training data, framework (driftline_model_info).",
-            f"driftline_model_info{{{SELECTED}}}",
-        )
+    info = model_info_row(
+        "What each version declares: commit, training data, framework (driftline_model_info)."
     )
     return (
         base_dashboard(
