@@ -34,7 +34,14 @@ from prometheus_client.utils import floatToGoString
 
 _go_float: Callable[[float], str] = floatToGoString
 
-__all__ = ["OTHER_CLASS", "ModelStats", "RegistryMetrics", "metrics_for", "sanitise_label_name"]
+__all__ = [
+    "OTHER_CLASS",
+    "ModelStats",
+    "RegistryMetrics",
+    "histogram_buckets",
+    "metrics_for",
+    "sanitise_label_name",
+]
 
 OTHER_CLASS = "__other__"
 DURATION_BUCKETS: tuple[float, ...] = (
@@ -215,12 +222,15 @@ class ModelStats:
                     self._count_class(output, label, count)
 
 
-def _buckets(
-    bounds: Sequence[float], hist: _Histogram, exemplars: Sequence[Exemplar | None] | None = None
+def histogram_buckets(
+    bounds: Sequence[float],
+    counts: Sequence[int],
+    exemplars: Sequence[Exemplar | None] | None = None,
 ) -> list[Any]:
+    """Turn per-bucket ``counts`` (one more than ``bounds``) into cumulative ``(le, n)`` rows."""
     out: list[Any] = []
     cumulative = 0
-    for i, count in enumerate(hist.counts):
+    for i, count in enumerate(counts):
         cumulative += count
         le = _go_float(bounds[i]) if i < len(bounds) else "+Inf"
         exemplar = exemplars[i] if exemplars is not None else None
@@ -320,12 +330,14 @@ class RegistryMetrics(Collector):
             requests.add_metric([*key, "success"], success)
             requests.add_metric([*key, "error"], error)
             rows.add_metric(key, row_count)
-            duration.add_metric(key, _buckets(DURATION_BUCKETS, dur, exemplars), dur.total)
+            duration.add_metric(
+                key, histogram_buckets(DURATION_BUCKETS, dur.counts, exemplars), dur.total
+            )
             in_flight.add_metric(key, max(0, started - success - error))
             for output, (counts, total) in preds.items():
                 hist = _Histogram(0)
                 hist.counts, hist.total = counts, total
-                values.add_metric([*key, output], _buckets(bounds, hist), total)
+                values.add_metric([*key, output], histogram_buckets(bounds, hist.counts), total)
             for output, tally in labels.items():
                 for label, count in tally.items():
                     classes.add_metric([*key, output, label], count)

@@ -6,17 +6,14 @@ import itertools
 import threading
 import weakref
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Final
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
-from ._metrics import DURATION_BUCKETS
-
-_go_float: Callable[[float], str] = floatToGoString
+from ._metrics import DURATION_BUCKETS, histogram_buckets
 
 __all__ = ["SHADOW_OUTCOMES", "ShadowMetrics", "ShadowStats", "shadow_metrics_for"]
 
@@ -117,12 +114,7 @@ class ShadowMetrics(Collector):
             counts, durations, total = stats.snapshot()
             for outcome in SHADOW_OUTCOMES:
                 calls.add_metric([*key, outcome], counts[outcome])
-            buckets, cumulative = [], 0
-            for i, n in enumerate(durations):
-                cumulative += n
-                le = _go_float(DURATION_BUCKETS[i]) if i < len(DURATION_BUCKETS) else "+Inf"
-                buckets.append((le, cumulative))
-            duration.add_metric(key, buckets, total)
+            duration.add_metric(key, histogram_buckets(DURATION_BUCKETS, durations), total)
         yield from (calls, duration)
 
 
