@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,10 +13,9 @@ from prometheus_client import CollectorRegistry
 
 from tests.support.ports import free_port
 from tests.support.procs import running_process
+from tests.support.sidecar import sidecar_argv, wait_for_evaluation
 
 from .conftest import MODEL, VERSION, reference_data, write_config
-
-DRIFTLINE = str(Path(sys.executable).parent / "driftline")
 
 
 @pytest.fixture
@@ -29,8 +26,7 @@ def sidecar(tmp_path: Path, profile_path: Path) -> Iterator[str]:
         tmp_path, profile_path, port=port, interval=0.2, min_samples=100, token="e2e-token"
     )
     base = f"http://127.0.0.1:{port}"
-    argv = [DRIFTLINE, "sidecar", "--config", str(config)]
-    with running_process(argv, ready_url=f"{base}/readyz", name="sidecar"):
+    with running_process(sidecar_argv(config), ready_url=f"{base}/readyz", name="sidecar"):
         yield base
 
 
@@ -53,18 +49,6 @@ def sdk(sidecar: str) -> Iterator[None]:
         provider.shutdown()
 
 
-def _drift(base: str, timeout: float = 30.0) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while True:
-        response = httpx.get(f"{base}/v1/drift/{MODEL}/{VERSION}")
-        if response.status_code == 200:
-            document: dict[str, object] = response.json()
-            return document
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no evaluation within {timeout}s: {response.text}")
-        time.sleep(0.1)
-
-
 @pytest.mark.integration
 @pytest.mark.usefixtures("sdk")
 def test_shifted_feature_is_reported_as_drift(sidecar: str) -> None:
@@ -78,8 +62,8 @@ def test_shifted_feature_is_reported_as_drift(sidecar: str) -> None:
     for tenure, spend, plan in zip(data["tenure"], data["spend"], data["plan"], strict=True):
         predict({"tenure": float(tenure) + 15.0, "spend": float(spend), "plan": str(plan)})
     assert driftline.flush(10.0)
-    document = _drift(sidecar)
-    drifted = {column["name"] for column in document["columns"] if column["drifted"]}  # type: ignore[attr-defined]
+    document = wait_for_evaluation(sidecar)
+    drifted = {column["name"] for column in document["columns"] if column["drifted"]}
     exposition = httpx.get(f"{sidecar}/metrics").text
     line = (
         'driftline_drift_detected{feature="tenure",kind="feature",'

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,23 +13,18 @@ from driftline_sidecar.profile import load_profile
 
 from tests.support.ports import free_port
 from tests.support.procs import assert_no_process, running_process
+from tests.support.sidecar import DRIFTLINE, sidecar_argv, wait_for_evaluation
 
 from .conftest import MODEL, VERSION, records_body, reference_data, write_config
 
-DRIFTLINE = str(Path(sys.executable).parent / "driftline")
 _MODEL_ARGS = ("--model", "m", "--version", "1")
 
 
-def _wait_for_evaluation(base: str, timeout: float = 30.0) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while True:
-        response = httpx.get(f"{base}/v1/drift/{MODEL}/{VERSION}")
-        if response.status_code == 200:
-            document: dict[str, object] = response.json()
-            return document
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no evaluation within {timeout}s: {response.text}")
-        time.sleep(0.1)
+def _run_sidecar(config: Path) -> subprocess.CompletedProcess[str]:
+    """``driftline sidecar --config CONFIG`` run to its end; its exit code and output."""
+    return subprocess.run(
+        sidecar_argv(config), capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 @pytest.mark.integration
@@ -43,11 +37,11 @@ def test_restart_restores_window_and_evaluation(tmp_path: Path, profile_path: Pa
     config = write_config(
         tmp_path, profile_path, state_dir="state", interval=0.2, port=port, min_samples=50
     )
-    argv = [DRIFTLINE, "sidecar", "--config", str(config)]
+    argv = sidecar_argv(config)
     base = f"http://127.0.0.1:{port}"
     with running_process(argv, ready_url=f"{base}/readyz", name="sidecar-1") as first:
         httpx.post(f"{base}/v1/records", json=records_body(300, shift=12.0)).raise_for_status()
-        before = _wait_for_evaluation(base)
+        before = wait_for_evaluation(base)
         exit_code = first.stop()
     assert_no_process(first.pid)
     with running_process(argv, ready_url=f"{base}/readyz", name="sidecar-2"):
@@ -61,18 +55,13 @@ def test_bad_config_exits_2_naming_key_and_file(tmp_path: Path) -> None:
     """A configuration error stops the sidecar with exit code 2 and a one-line message."""
     config = tmp_path / "sidecar.yaml"
     config.write_text("port: 8765\nwindow: 10\n", encoding="utf-8")
-    result = subprocess.run(
-        [DRIFTLINE, "sidecar", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert (result.returncode, "window" in result.stderr, str(config) in result.stderr) == (
-        2,
-        True,
-        True,
-    )
+    result = _run_sidecar(config)
+    assert (
+        result.returncode,
+        "window" in result.stderr,
+        str(config) in result.stderr,
+        len(result.stderr.strip().splitlines()),
+    ) == (2, True, True, 1)
 
 
 @pytest.mark.integration
@@ -80,13 +69,7 @@ def test_bad_config_prints_no_traceback(tmp_path: Path) -> None:
     """A missing reference profile is reported without a Python traceback."""
     config = tmp_path / "sidecar.yaml"
     config.write_text("models:\n  - {model: m, version: v, profile: gone.npz}\n", encoding="utf-8")
-    result = subprocess.run(
-        [DRIFTLINE, "sidecar", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _run_sidecar(config)
     assert ("Traceback" in result.stderr, "models[0].profile" in result.stderr) == (False, True)
 
 

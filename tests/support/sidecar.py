@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 from driftline_sidecar.profile import build_profile, save_profile
 
@@ -28,6 +30,7 @@ __all__ = [
     "reference_data",
     "sidecar_argv",
     "start_sidecar",
+    "wait_for_evaluation",
     "write_config",
     "write_profile",
 ]
@@ -137,3 +140,19 @@ def start_sidecar(
         name=name,
         timeout=timeout,
     )
+
+
+def wait_for_evaluation(base: str, timeout: float = 30.0) -> dict[str, Any]:
+    """Poll ``GET /v1/drift/churn/1.0`` at ``base`` until it answers 200; return its document.
+
+    AssertionError, with the last answer, when no evaluation exists after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(f"{base}/v1/drift/{MODEL}/{VERSION}")
+        if response.status_code == 200:
+            document: dict[str, Any] = response.json()
+            return document
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no evaluation within {timeout}s: {response.text}")
+        time.sleep(0.1)
