@@ -67,8 +67,7 @@ class Alerter:
             transitions = self._state.observe(
                 model, version, evaluation, has_profile=has_profile, now=at
             )
-        deliverable = tuple(t.alert for t in transitions if t.deliverable)
-        self._dispatcher.submit(Batch(deliverable, created_at=at))
+        self._deliver(transitions, at)
         return transitions
 
     def observe_conditions(
@@ -89,9 +88,7 @@ class Alerter:
             transitions = self._state.observe_conditions(
                 model, version, conditions, scope=scope, now=at
             )
-        deliverable = tuple(t.alert for t in transitions if t.deliverable)
-        if deliverable:
-            self._dispatcher.submit(Batch(deliverable, created_at=at))
+        self._deliver(transitions, at)
         return transitions
 
     def active_alerts(self) -> list[Alert]:
@@ -114,6 +111,12 @@ class Alerter:
         ``endsAt`` if the sidecar does not come back.
         """
         self._dispatcher.close(timeout)
+
+    def _deliver(self, transitions: Sequence[Transition], at: float) -> None:
+        # The dispatcher drops an empty batch, so no transition to send means no I/O.
+        self._dispatcher.submit(
+            Batch(tuple(t.alert for t in transitions if t.deliverable), created_at=at)
+        )
 
     def _resend(self) -> None:
         now = self._clock()
