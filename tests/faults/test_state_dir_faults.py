@@ -16,7 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.faults._sidecar import MODEL, VERSION, SidecarProcess, records_body, write_config
+from tests.faults._sidecar import (
+    MODEL,
+    VERSION,
+    SidecarProcess,
+    records_body,
+    running_sidecar,
+    write_config,
+)
 from tests.faults._sidecar import wait_until as wait
 
 pytestmark = pytest.mark.integration
@@ -51,7 +58,8 @@ def _exercise(sidecar: SidecarProcess) -> tuple[float, bool, bool]:
     """Send records, wait for two failed saves, then drifted records and their evaluation.
 
     Returns (restore failures, whether the log names the failed write, whether the
-    drifted window was evaluated after the failures).
+    process still runs); the drifted window's evaluation after the failures is awaited
+    (AssertionError when it never comes).
     """
     sidecar.send(records_body(3_000))
     wait(lambda: sidecar.metric(_FAILURES, operation="save") >= 2, message="two failed saves")
@@ -81,12 +89,8 @@ def test_state_dir_under_a_file_is_counted_logged_and_evaluation_goes_on(
     """With state_dir under a regular file (ENOTDIR), saves fail, counted and logged; drift runs."""
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("", encoding="utf-8")
-    sidecar = SidecarProcess(_config(tmp_path, profile_path, blocker / "state"), tmp_path)
-    try:
-        sidecar.start()
+    with running_sidecar(_config(tmp_path, profile_path, blocker / "state"), tmp_path) as sidecar:
         outcome = _exercise(sidecar)
-    finally:
-        sidecar.close()
     assert outcome == (0.0, True, True)
 
 
@@ -94,13 +98,11 @@ def test_read_only_state_dir_is_counted_logged_and_evaluation_goes_on(
     tmp_path: Path, profile_path: Path
 ) -> None:
     """On a read-only filesystem (EROFS), saves fail, counted and logged; drift is evaluated."""
-    with _tmpfs(tmp_path / "ro", "ro,size=64k") as state_dir:
-        sidecar = SidecarProcess(_config(tmp_path, profile_path, state_dir), tmp_path)
-        try:
-            sidecar.start()
-            outcome = _exercise(sidecar)
-        finally:
-            sidecar.close()
+    with (
+        _tmpfs(tmp_path / "ro", "ro,size=64k") as state_dir,
+        running_sidecar(_config(tmp_path, profile_path, state_dir), tmp_path) as sidecar,
+    ):
+        outcome = _exercise(sidecar)
     assert outcome == (0.0, True, True)
 
 
