@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 import pytest
+from driftline_sidecar.app import create_app
+from driftline_sidecar.cli import build_parser
+from driftline_sidecar.config import SidecarConfig
+from fastapi.routing import APIRoute
+from prometheus_client import CollectorRegistry
+from starlette.routing import Route
 
 from tests.alerts.catalog import RUNBOOKS_DIR, all_alert_names, sidecar_catalogue
 
@@ -88,3 +95,32 @@ def test_the_rollback_procedure_exists() -> None:
     """alerts/runbooks/RollBackAModelVersion.md exists and starts with its title."""
     text = (RUNBOOKS_DIR / "RollBackAModelVersion.md").read_text(encoding="utf-8")
     assert text.splitlines()[0] == "# Roll back a model version"
+
+
+def _runbook_texts() -> list[tuple[str, str]]:
+    return [(p.stem, p.read_text(encoding="utf-8")) for p in sorted(RUNBOOKS_DIR.glob("*.md"))]
+
+
+def test_runbook_cli_commands_parse_with_the_real_parser() -> None:
+    """Every ``driftline reference …`` or ``driftline sidecar --…`` line in a runbook parses."""
+    parser = build_parser()
+    pattern = re.compile(r"driftline (?:reference \S+|sidecar --)[^`\n]*")
+    commands = {m.group(0).strip() for _, text in _runbook_texts() for m in pattern.finditer(text)}
+    assert commands, "no CLI command found in the runbooks"
+    for command in sorted(commands):
+        parser.parse_args(shlex.split(command)[1:])
+
+
+def test_runbook_curl_paths_are_sidecar_routes() -> None:
+    """Every ``curl`` of the sidecar in a runbook names a route the sidecar app serves."""
+    app = create_app(SidecarConfig(), registry=CollectorRegistry())
+    routes = [
+        re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", route.path) + "$")
+        for route in app.routes
+        if isinstance(route, APIRoute | Route)
+    ]
+    pattern = re.compile(r"curl -s http://127\.0\.0\.1:8765(/\S*)")
+    paths = {m.group(1) for _, text in _runbook_texts() for m in pattern.finditer(text)}
+    assert paths, "no curl of the sidecar found in the runbooks"
+    unknown = {p for p in paths if not any(r.match(p) for r in routes)}
+    assert unknown == set()
