@@ -29,8 +29,10 @@ __all__ = [
     "IngestError",
     "Kind",
     "KindLookup",
+    "check_length",
     "decode",
     "decompress",
+    "parse_document",
 ]
 
 Kind = Literal["numeric", "categorical"]
@@ -130,10 +132,7 @@ def decompress(body: bytes, encoding: str, max_bytes: int) -> bytes:
 
 def decode(payload: bytes, limits: Limits, kinds: KindLookup) -> DecodedBody:
     """Return the valid batches and per-batch errors, or raise IngestError for the body."""
-    document = _parse(payload)
-    if not isinstance(document, dict):
-        raise IngestError(400, "body", f"expected a JSON object, got {_json_type(document)}")
-    _check_version(document)
+    document = parse_document(payload)
     batches = document.get("batches")
     if not isinstance(batches, list):
         raise IngestError(
@@ -159,6 +158,15 @@ def decode(payload: bytes, limits: Limits, kinds: KindLookup) -> DecodedBody:
             )
             errors.append(BatchError(index, exc.status, exc.field, exc.reason, records))
     return DecodedBody(tuple(valid), tuple(errors))
+
+
+def parse_document(payload: bytes) -> dict[str, Any]:
+    """Return a protocol body's top-level object, or raise IngestError (400) for JSON or ``v``."""
+    document = _parse(payload)
+    if not isinstance(document, dict):
+        raise IngestError(400, "body", f"expected a JSON object, got {_json_type(document)}")
+    _check_version(document)
+    return document
 
 
 def _parse(payload: bytes) -> Any:
@@ -251,7 +259,7 @@ def _timestamps(raw: dict[str, Any], path: str, n: int) -> npt.NDArray[np.float6
     field = f"{path}.timestamps"
     if type(values) is not list:
         raise IngestError(400, field, _missing_or_type(values, "an array", "timestamps" in raw))
-    _check_length(values, field, n)
+    check_length(values, field, n)
     array: npt.NDArray[np.float64] | None = None
     # numpy would parse the string "1.5" (and read true as 1): only JSON numbers are timestamps.
     if set(map(type, values)) <= _NUMBER_TYPES:
@@ -279,7 +287,7 @@ def _trace_ids(raw: dict[str, Any], path: str, n: int) -> None:
     field = f"{path}.trace_ids"
     if type(values) is not list:
         raise IngestError(400, field, f"expected an array, got {_json_type(values)}")
-    _check_length(values, field, n)
+    check_length(values, field, n)
     for i, value in enumerate(values):
         if value is not None and type(value) is not str:
             raise IngestError(400, f"{field}[{i}]", "expected a string or null")
@@ -315,7 +323,7 @@ def _columns(
             )
         if type(values) is not list:
             raise IngestError(400, field, f"expected an array, got {_json_type(values)}")
-        _check_length(values, field, n)
+        check_length(values, field, n)
         kind = kinds(model, version, role, name) or _infer(values)
         columns[name] = (
             _numeric(values, field) if kind == "numeric" else _categorical(values, field)
@@ -323,7 +331,8 @@ def _columns(
     return columns
 
 
-def _check_length(values: list[Any], field: str, n: int) -> None:
+def check_length(values: list[Any], field: str, n: int) -> None:
+    """Raise IngestError (400) naming ``field`` unless it has ``n`` values (the length of ids)."""
     if len(values) != n:
         raise IngestError(400, field, f"has {len(values)} values, expected {n} (the length of ids)")
 

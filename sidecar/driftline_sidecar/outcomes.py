@@ -10,10 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from driftline_sidecar.config import Limits
-from driftline_sidecar.ingest import IngestError
+from driftline_sidecar.ingest import IngestError, check_length, parse_document
 
 __all__ = ["DecodedOutcomes", "decode_outcomes"]
 
@@ -31,16 +29,7 @@ class DecodedOutcomes:
 
 def decode_outcomes(payload: bytes, limits: Limits) -> DecodedOutcomes:
     """Return the outcomes of a body, or raise IngestError (400 or 422) naming the field."""
-    try:
-        document = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        raise IngestError(400, "body", "not valid JSON") from None
-    if not isinstance(document, dict):
-        raise IngestError(400, "body", "expected a JSON object")
-    if "v" not in document:
-        raise IngestError(400, "v", "required field is missing")
-    if type(document["v"]) is not int or document["v"] != 1:
-        raise IngestError(400, "v", "unsupported protocol version; this sidecar reads 1")
+    document = parse_document(payload)
     outcomes = document.get("outcomes")
     if not isinstance(outcomes, dict):
         reason = "required field is missing" if "outcomes" not in document else "expected an object"
@@ -69,7 +58,7 @@ def _actuals(values: Any, n: int, present: bool) -> tuple[float | str | bool, ..
     if type(values) is not list:
         reason = "expected an array" if present else "required field is missing"
         raise IngestError(400, field, reason)
-    _check_length(values, field, n)
+    check_length(values, field, n)
     decoded: list[float | str | bool] = []
     for i, value in enumerate(values):
         kind = type(value)
@@ -90,13 +79,8 @@ def _timestamps(values: Any, n: int, present: bool) -> tuple[float, ...] | None:
         return None
     if type(values) is not list:
         raise IngestError(400, field, "expected an array")
-    _check_length(values, field, n)
+    check_length(values, field, n)
     for i, value in enumerate(values):
         if type(value) not in (int, float) or not math.isfinite(value):
             raise IngestError(400, f"{field}[{i}]", "expected a finite number (Unix seconds)")
     return tuple(float(value) for value in values)
-
-
-def _check_length(values: list[Any], field: str, n: int) -> None:
-    if len(values) != n:
-        raise IngestError(400, field, f"has {len(values)} values, expected {n} (the length of ids)")
