@@ -86,7 +86,8 @@ def finish_batch(
             and (bound.capture_rate >= 1.0 or random() < bound.capture_rate)
         ):
             try:
-                features = batch_feature_columns(batch, spec.feature_names)
+                source = batch if spec.features is None else spec.features(*args, **kwargs or {})
+                features = batch_feature_columns(source, spec.feature_names)
                 if bound.privacy is not None:
                     features = bound.privacy.columns(features)
             except Exception as error:

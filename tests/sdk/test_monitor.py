@@ -238,6 +238,22 @@ def test_batch_of_numpy_with_feature_names(telemetry: Telemetry) -> None:
     ]
 
 
+def test_batch_features_callable_gives_the_captured_rows(telemetry: Telemetry) -> None:
+    """With batch=True, features= is called with the call's arguments and its rows are captured."""
+
+    @driftline.monitor(
+        model="m", version="1", batch=True, features=lambda ids, rows: [{"x": r} for r in rows]
+    )
+    def predict(ids: list[str], rows: list[float]) -> list[float]:
+        return [r / 10 for r in rows]
+
+    predict(["a", "b"], [1.0, 2.0])
+    assert [(r.features, r.predictions) for r in telemetry.records] == [
+        ({"x": 1.0}, {"value": 0.1}),
+        ({"x": 2.0}, {"value": 0.2}),
+    ]
+
+
 def test_async_batch(telemetry: Telemetry) -> None:
     """An async batch function is recorded like a sync one."""
 
