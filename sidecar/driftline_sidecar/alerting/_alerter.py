@@ -92,7 +92,7 @@ class Alerter:
         return transitions
 
     def active_alerts(self) -> list[Alert]:
-        """Return every pending and firing alert (for ``GET /v1/alerts``)."""
+        """Return every pending and firing alert (the sidecar serves no alerts endpoint yet)."""
         with self._lock:
             return self._state.active_alerts()
 
