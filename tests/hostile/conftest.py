@@ -10,11 +10,11 @@ import httpx
 import pytest
 from driftline_sidecar.app import create_app
 from driftline_sidecar.config import load_config
-from driftline_sidecar.profile import build_profile, save_profile
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from tests.sidecar.conftest import MODEL, VERSION, reference_data, serving, write_config
+from tests.sidecar.conftest import MODEL, VERSION, serving, write_config
+from tests.support.sidecar import write_profile
 
 JSON = {"Content-Type": "application/json"}
 
@@ -22,16 +22,7 @@ JSON = {"Content-Type": "application/json"}
 @pytest.fixture(scope="session")
 def hostile_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved reference profile for churn 1.0: tenure and spend numeric, plan categorical."""
-    path = tmp_path_factory.mktemp("hostile-profiles") / "churn.npz"
-    profile = build_profile(
-        reference_data(),
-        model=MODEL,
-        version=VERSION,
-        categorical=["plan"],
-        prediction_columns=["churn_probability"],
-    )
-    save_profile(profile, path)
-    return path
+    return write_profile(tmp_path_factory.mktemp("hostile-profiles") / "churn.npz")
 
 
 def make_app(tmp_path: Path, profile: Path, **overrides: Any) -> FastAPI:
