@@ -14,7 +14,7 @@ import driftline
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.faults._sidecar import SidecarProcess, write_config
+from tests.faults._sidecar import SidecarProcess, running_sidecar, write_config
 from tests.faults._traffic import CaptureCounts, Traffic
 
 pytestmark = pytest.mark.integration
@@ -25,12 +25,9 @@ QUEUE_SIZE = 200
 @pytest.fixture
 def sidecar(tmp_path: Path, profile_path: Path) -> Iterator[SidecarProcess]:
     """A running sidecar process without snapshots, every process stopped by pid afterwards."""
-    process = SidecarProcess(write_config(tmp_path, profile_path, window_size=5_000), tmp_path)
-    try:
-        process.start()
+    config = write_config(tmp_path, profile_path, window_size=5_000)
+    with running_sidecar(config, tmp_path) as process:
         yield process
-    finally:
-        process.close()
 
 
 @pytest.fixture
