@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import time
@@ -53,13 +54,18 @@ def test_early_exit_reports_code_and_log_tail() -> None:
 
 def test_timeout_reports_url_and_log_tail() -> None:
     """A process that never answers raises ProcessStartError naming the URL, then is stopped."""
-    argv = [sys.executable, "-c", "import time; print('sleeping', flush=True); time.sleep(60)"]
+    code = "import os, time; print('sleeping pid', os.getpid(), flush=True); time.sleep(60)"
+    argv = [sys.executable, "-c", code]
     url = f"http://{LOOPBACK}:{free_port()}/"
     with (
-        pytest.raises(ProcessStartError, match=r"(?s)did not answer within 0.5s.*sleeping"),
+        pytest.raises(ProcessStartError, match=r"(?s)did not answer within 0.5s.*sleeping") as info,
         running_process(argv, ready_url=url, timeout=0.5),
     ):
         pass
+    pid = re.search(r"sleeping pid (\d+)", str(info.value))
+    assert pid is not None, str(info.value)
+    assert url in str(info.value)
+    assert_no_process(int(pid.group(1)))
 
 
 def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:
