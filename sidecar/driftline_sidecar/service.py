@@ -128,7 +128,7 @@ class SidecarService:
             columns, dropped = self._columns(key, batch)
             ignored = window.append(batch.timestamps, columns) + dropped
         self.metrics.records_received.labels(*key).inc(batch.n)
-        self.versions.add(batch, batch.ids, self._clock())
+        self.versions.add(batch, self._clock())
         if ignored:
             self.metrics.columns_ignored.labels(*key).inc(ignored)
         return Accepted(batch.n, ignored)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -262,7 +262,7 @@ class VersionMonitor:
 
     # --- feeding ----------------------------------------------------------------------------
 
-    def add(self, batch: DecodedBatch, ids: Sequence[str], now: float) -> None:
+    def add(self, batch: DecodedBatch, now: float) -> None:
         """Keep an accepted batch's predictions: the store, its version's window, its pairs.
 
         Never raises: the batch is already in its drift window and counted as accepted, so
@@ -272,7 +272,7 @@ class VersionMonitor:
             return
         try:
             with self._lock:
-                self._add(batch, ids, now)
+                self._add(batch, now)
         except Exception:  # the caller's answer must not change after the batch was kept
             _log.exception(
                 "driftline sidecar: version monitoring skipped a batch of %r %r",
@@ -280,12 +280,12 @@ class VersionMonitor:
                 batch.version,
             )
 
-    def _add(self, batch: DecodedBatch, ids: Sequence[str], now: float) -> None:
+    def _add(self, batch: DecodedBatch, now: float) -> None:
         """Work out every change first (may raise), then make them (plain container updates)."""
         records = RecordBatch(
             batch.model, batch.version, batch.role, batch.timestamps, batch.predictions
         )
-        placement = self._store.plan(records, ids)
+        placement = self._store.plan(records, batch.ids)
         key = (batch.model, batch.version)
         window = self._windows.get(key)
         if window is None:

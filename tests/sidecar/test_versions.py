@@ -29,10 +29,10 @@ def test_shadow_pairs_are_compared_by_id_whatever_the_order() -> None:
     ids = [f"p-{i}" for i in range(n)]
     order = rng.permutation(n)
     monitor = VersionMonitor(VersionsSettings(min_pairs=10))
-    monitor.add(decoded("1", "champion", ids[:250], champion[:250]), ids[:250], NOW)
-    monitor.add(decoded("1", "champion", ids[250:], champion[250:]), ids[250:], NOW)
+    monitor.add(decoded("1", "champion", ids[:250], champion[:250]), NOW)
+    monitor.add(decoded("1", "champion", ids[250:], champion[250:]), NOW)
     shuffled = [ids[i] for i in order]
-    monitor.add(decoded("2", "challenger", shuffled, challenger[order]), shuffled, NOW)
+    monitor.add(decoded("2", "challenger", shuffled, challenger[order]), NOW)
     (comparison,) = monitor.evaluate(NOW, lambda model, version: None)
     (shadow,) = comparison.shadow
     difference = shadow.outputs[0].difference
@@ -46,8 +46,8 @@ def test_a_batch_the_store_refuses_changes_nothing_and_raises_nothing(
 ) -> None:
     """Ids that do not match the records are logged, and the monitor stays as it was."""
     monitor = VersionMonitor(VersionsSettings())
-    batch = decoded("1", "champion", ["a", "b"], np.array([0.1, 0.2]))
+    batch = decoded("1", "champion", ["a", "b", "c"], np.array([0.1, 0.2]))
     with caplog.at_level(logging.ERROR, logger="driftline.sidecar"):
-        monitor.add(batch, ("a", "b", "c"), NOW)
+        monitor.add(batch, NOW)
     assert (monitor.known("churn"), monitor.store_size()[0]) == (False, 0)
     assert "version monitoring skipped a batch of 'churn' '1'" in caplog.text
