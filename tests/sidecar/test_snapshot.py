@@ -39,6 +39,8 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
         window.columns["x"].type_mismatch.tolist(),  # type: ignore[union-attr]
         loaded.evaluations[("m", "v")],
     ) == (["a", None, "b"], [False, True, False], [False, True, False], {"any": [1, 2]})
+    assert window.timestamps.tolist() == [1.0, 2.0, 3.0]
+    np.testing.assert_array_equal(window.columns["x"].values, [1.0, np.nan, 3.0])
 
 
 def test_no_snapshot_loads_as_none(tmp_path: Path) -> None:
@@ -110,3 +112,5 @@ def test_snapshot_with_missing_arrays_is_moved_aside(config: SidecarConfig) -> N
         arrays.unlink()
     second, _ = _service(config)
     assert (second.restore_snapshot(), second.metric_state()[0].window_records) == (False, 0)
+    moved = [p.name.split(".corrupt-")[0] for p in config.state_dir.glob("*.corrupt-*")]
+    assert moved == ["snapshot.json"]
