@@ -254,10 +254,17 @@ def _not_ready() -> JSONResponse:
 
 
 async def _ingest(request: Request, config: SidecarConfig, service: SidecarService) -> Response:
-    metrics = service.metrics
     payload = await _payload(request, config, service)
     if payload is None:
         return _not_ready()
+    # Decoding and windowing are CPU work on every record: off the event loop, so
+    # /healthz, /readyz and /metrics keep answering while a large body is processed.
+    return await run_in_threadpool(_accept, payload, config, service)
+
+
+def _accept(payload: bytes, config: SidecarConfig, service: SidecarService) -> Response:
+    """Decode a records body, window its valid batches, and answer 202 or the first error."""
+    metrics = service.metrics
     body = ingest.decode(payload, config.limits, service.kind)
     accepted = 0
     errors = list(body.errors)
@@ -287,8 +294,13 @@ async def _outcomes(request: Request, config: SidecarConfig, service: SidecarSer
     payload = await _payload(request, config, service)
     if payload is None:
         return _not_ready()
+    return await run_in_threadpool(_join_outcomes, payload, config, service)
+
+
+def _join_outcomes(payload: bytes, config: SidecarConfig, service: SidecarService) -> Response:
+    """Decode an outcomes body and join it to the stored predictions; answer 202."""
     body = decode_outcomes(payload, config.limits)
-    counts = await run_in_threadpool(service.record_outcomes, body)
+    counts = service.record_outcomes(body)
     return JSONResponse({"accepted": len(body.ids), **counts}, status_code=202)
 
 
