@@ -82,12 +82,24 @@ def test_runbook_shows_how_to_query_the_sidecar(name: str) -> None:
     assert "curl -s http://127.0.0.1:8765/v1/drift/MODEL/VERSION" in text
 
 
-@pytest.mark.parametrize("name", sorted(all_alert_names()))
+def _calls_for_rollback(name: str) -> bool:
+    text = (RUNBOOKS_DIR / f"{name}.md").read_text(encoding="utf-8")
+    return re.search(r"roll\s+back", text, flags=re.IGNORECASE) is not None
+
+
+# Chosen at collection, so a runbook that never mentions a rollback is not a skipped case.
+ROLLBACK_RUNBOOKS = sorted(name for name in all_alert_names() if _calls_for_rollback(name))
+
+
+def test_some_runbooks_call_for_a_rollback() -> None:
+    """The rollback check below has runbooks to check: drift and version alerts roll back."""
+    assert {"DriftlineFeatureDrift", "DriftlineChallengerDivergence"} <= set(ROLLBACK_RUNBOOKS)
+
+
+@pytest.mark.parametrize("name", ROLLBACK_RUNBOOKS)
 def test_a_runbook_that_calls_for_a_rollback_links_the_procedure(name: str) -> None:
     """A runbook whose mitigation rolls back a version links RollBackAModelVersion.md."""
     text = (RUNBOOKS_DIR / f"{name}.md").read_text(encoding="utf-8")
-    if re.search(r"roll\s+back", text, flags=re.IGNORECASE) is None:
-        pytest.skip("this runbook never calls for a rollback")
     assert "(RollBackAModelVersion.md)" in text
 
 
