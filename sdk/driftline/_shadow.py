@@ -11,6 +11,11 @@ settles a call as ``timeout`` soon after its deadline: an async challenger is th
 cancelled, a sync one keeps its worker and its slot until it returns, and its
 late result is thrown away. A slot is freed when its call returns, so a hung
 challenger fills the bound and further shadow calls are skipped.
+
+With ``isolation="process"`` each worker thread instead hands its calls to a
+child process of its own at idle CPU priority (``_shadow_process``): the
+challenger then takes neither the GIL nor CPU time the champion wants, and a
+call past its deadline is ended by killing its process, so it frees its slot.
 """
 
 from __future__ import annotations
@@ -35,10 +40,18 @@ from ._exceptions import ConfigurationError
 from ._extract import batch_prediction_columns, prediction_of
 from ._logging import warn_rate_limited
 from ._shadow_metrics import ShadowStats
+from ._shadow_process import (
+    ChallengerFailed,
+    ChallengerTimedOut,
+    ProcessWorker,
+    unpicklable,
+)
 
 __all__ = ["Shadow", "ShadowJob", "ShadowRunner", "wait_all"]
 
 _CHALLENGER: Final = "challenger"
+ISOLATIONS: Final = ("thread", "process")
+"""Every value of ``Shadow(isolation=...)``."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,9 @@ class Shadow:
     ``prediction=``). A ``sample_rate`` share of successful champion calls is
     shadowed; each challenger call may take ``timeout`` seconds; ``workers``
     calls run at once and at most ``queue_size`` wait or run, the rest are
-    skipped. Raises ConfigurationError for bad arguments.
+    skipped. ``isolation="process"`` runs them in child processes at idle CPU
+    priority (``fn`` and the arguments must then be picklable). Raises
+    ConfigurationError for bad arguments.
     """
 
     fn: Callable[..., Any]
@@ -61,6 +76,7 @@ class Shadow:
     workers: int = 1
     queue_size: int = 100
     prediction: Callable[[Any], Any] | None = None
+    isolation: str = "thread"
 
     def __post_init__(self) -> None:
         if not callable(self.fn):
@@ -85,6 +101,17 @@ class Shadow:
             raise ConfigurationError("shadow.queue_size", "must be at least shadow.workers")
         if self.prediction is not None and not callable(self.prediction):
             raise ConfigurationError("shadow.prediction", "must be callable")
+        if self.isolation not in ISOLATIONS:
+            raise ConfigurationError(
+                "shadow.isolation",
+                f"must be one of {', '.join(ISOLATIONS)}, got {self.isolation!r}",
+            )
+        if self.isolation == "process" and (reason := unpicklable(self.fn)) is not None:
+            raise ConfigurationError(
+                "shadow.fn",
+                "must be picklable with isolation='process' (a module-level function or "
+                f"an instance of a module-level class): {reason}",
+            )
 
 
 def _number(value: object) -> bool:
@@ -162,6 +189,11 @@ class ShadowRunner:
         with self._cond:
             if self._started:
                 return
+            if self.shadow.isolation == "process":  # a killed child needs no watchdog
+                for _ in range(self.shadow.workers):
+                    _daemon(self._work_with_process, "driftline-shadow")
+                self._started = True
+                return
             if self._is_async:
                 loop = self._loop = asyncio.new_event_loop()
                 _daemon(loop.run_forever, "driftline-shadow-loop")
@@ -173,16 +205,47 @@ class ShadowRunner:
     # -- the worker threads ---------------------------------------------------------------------
 
     def _work(self) -> None:
+        self._serve(self._run)
+
+    def _work_with_process(self) -> None:
+        worker = ProcessWorker(self.shadow.fn)
+        self._serve(lambda job: self._run_in_process(job, worker))
+
+    def _serve(self, run: Callable[[ShadowJob], None]) -> None:
         while True:
             job = self._jobs.get()
             try:
-                self._run(job)
+                run(job)
             except BaseException:  # a worker must never die; counting failed, warn and go on
                 warn_rate_limited("shadow", "driftline: a shadow call failed", exc_info=True)
             finally:
                 with self._cond:
                     self._slots.append(None)
                     self._cond.notify_all()
+
+    def _run_in_process(self, job: ShadowJob, worker: ProcessWorker) -> None:
+        """Run one call in the worker's child process; count it and capture a success."""
+        started = time.perf_counter()
+        try:
+            result = worker.call(job.args, job.kwargs, job.ids, self.shadow.timeout)
+        except ChallengerTimedOut:
+            job.stats.finish("timeout", time.perf_counter() - started)
+            return
+        except ChallengerFailed:  # its own exception: counted, as on a thread
+            job.stats.finish("error", time.perf_counter() - started)
+            return
+        except Exception as error:  # driftline's transport: say why, it is a setup problem
+            job.stats.finish("error", time.perf_counter() - started)
+            warn_rate_limited(
+                f"shadow-process:{job.model}:{self.shadow.version}",
+                "driftline: the challenger %s %s failed in its process (%s)",
+                job.model,
+                self.shadow.version,
+                error,
+            )
+            return
+        job.stats.finish("success", time.perf_counter() - started)
+        self._capture(job, result)
 
     def _run(self, job: ShadowJob) -> None:
         run = _Run(time.monotonic() + self.shadow.timeout, job.stats)
