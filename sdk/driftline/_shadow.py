@@ -39,19 +39,17 @@ from ._context import CURRENT
 from ._exceptions import ConfigurationError
 from ._extract import batch_prediction_columns, prediction_of
 from ._logging import warn_rate_limited
+from ._shadow_budget import CpuBudget
 from ._shadow_metrics import ShadowStats
-from ._shadow_process import (
-    ChallengerFailed,
-    ChallengerTimedOut,
-    ProcessWorker,
-    unpicklable,
-)
+from ._shadow_process import ChallengerFailed, ProcessWorker, unpicklable
 
 __all__ = ["Shadow", "ShadowJob", "ShadowRunner", "wait_all"]
 
 _CHALLENGER: Final = "challenger"
 ISOLATIONS: Final = ("thread", "process")
 """Every value of ``Shadow(isolation=...)``."""
+DEFAULT_CPU_BUDGET: Final = 0.1
+"""``Shadow(cpu_budget=...)``'s default share of one core (benchmarks/shadow_overhead.py)."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +61,11 @@ class Shadow:
     ``prediction=``). A ``sample_rate`` share of successful champion calls is
     shadowed; each challenger call may take ``timeout`` seconds; ``workers``
     calls run at once and at most ``queue_size`` wait or run, the rest are
-    skipped. ``isolation="process"`` runs them in child processes at idle CPU
-    priority (``fn`` and the arguments must then be picklable). Raises
-    ConfigurationError for bad arguments.
+    skipped. Calls are also skipped while the worker threads have used more
+    than ``cpu_budget`` of one core on average (None: no limit).
+    ``isolation="process"`` runs them in child processes at idle CPU priority
+    (``fn`` and the arguments must then be picklable): the worker threads then
+    only pickle, wait and capture. Raises ConfigurationError for bad arguments.
     """
 
     fn: Callable[..., Any]
@@ -77,6 +77,7 @@ class Shadow:
     queue_size: int = 100
     prediction: Callable[[Any], Any] | None = None
     isolation: str = "thread"
+    cpu_budget: float | None = DEFAULT_CPU_BUDGET
 
     def __post_init__(self) -> None:
         if not callable(self.fn):
@@ -101,6 +102,11 @@ class Shadow:
             raise ConfigurationError("shadow.queue_size", "must be at least shadow.workers")
         if self.prediction is not None and not callable(self.prediction):
             raise ConfigurationError("shadow.prediction", "must be callable")
+        budget = self.cpu_budget
+        if budget is not None and (not _number(budget) or not 0.0 < budget < math.inf):
+            raise ConfigurationError(
+                "shadow.cpu_budget", f"must be None or a positive number, got {budget!r}"
+            )
         if self.isolation not in ISOLATIONS:
             raise ConfigurationError(
                 "shadow.isolation",
@@ -171,6 +177,8 @@ class ShadowRunner:
         self._zombies = 0  # sync calls settled as timeout that still hold their worker
         self._started = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        share = self.shadow.cpu_budget
+        self._budget = CpuBudget(share) if share is not None else None
 
     # -- the champion's side: O(1), never blocks, never raises ----------------------------------
 
@@ -178,6 +186,10 @@ class ShadowRunner:
         """Queue a challenger call, or count it ``skipped`` when the bound is reached."""
         if not self._started:
             self._start()
+        budget = self._budget
+        if budget is not None and budget.resume_at and budget.exhausted():
+            next(job.stats.over_budget)
+            return
         try:
             self._reserve()
         except IndexError:
@@ -189,16 +201,12 @@ class ShadowRunner:
         with self._cond:
             if self._started:
                 return
-            if self.shadow.isolation == "process":  # a killed child needs no watchdog
-                for _ in range(self.shadow.workers):
-                    _daemon(self._work_with_process, "driftline-shadow")
-                self._started = True
-                return
-            if self._is_async:
+            process = self.shadow.isolation == "process"
+            if self._is_async and not process:
                 loop = self._loop = asyncio.new_event_loop()
                 _daemon(loop.run_forever, "driftline-shadow-loop")
             for _ in range(self.shadow.workers):
-                _daemon(self._work, "driftline-shadow")
+                _daemon(self._work_with_process if process else self._work, "driftline-shadow")
             _daemon(self._watch, "driftline-shadow-watchdog")
             self._started = True
 
@@ -224,39 +232,57 @@ class ShadowRunner:
                     self._cond.notify_all()
 
     def _run_in_process(self, job: ShadowJob, worker: ProcessWorker) -> None:
-        """Run one call in the worker's child process; count it and capture a success."""
-        started = time.perf_counter()
+        """Run one call in the worker's child process, killed by the watchdog at its deadline."""
+        budget = self._budget
+        if budget is not None and budget.exhausted():
+            next(job.stats.over_budget)
+            return
+        worker.start()  # a (re)start is not the challenger's time
+        run = _Run(time.monotonic() + self.shadow.timeout, job.stats)
+        run.cancel = worker.kill
+        with self._cond:
+            self._running.add(run)
+        outcome, result, problem = "success", None, None
+        cpu, started = time.thread_time(), time.perf_counter()
         try:
-            result = worker.call(job.args, job.kwargs, job.ids, self.shadow.timeout)
-        except ChallengerTimedOut:
-            job.stats.finish("timeout", time.perf_counter() - started)
-            return
+            result = worker.call(job.args, job.kwargs, job.ids)
         except ChallengerFailed:  # its own exception: counted, as on a thread
-            job.stats.finish("error", time.perf_counter() - started)
-            return
-        except Exception as error:  # driftline's transport: say why, it is a setup problem
-            job.stats.finish("error", time.perf_counter() - started)
+            outcome = "error"
+        except Exception as error:  # driftline's transport, or a kill at the deadline
+            outcome, problem = "error", error
+        finally:
+            if budget is not None:  # this thread's CPU: pickling, the pipe, the capture
+                budget.spend(time.thread_time() - cpu)
+        if not self._settle(run, outcome, time.perf_counter() - started, job):
+            worker.stop()  # counted as timeout by the watchdog, which killed the child
+        elif problem is not None:
             warn_rate_limited(
                 f"shadow-process:{job.model}:{self.shadow.version}",
                 "driftline: the challenger %s %s failed in its process (%s)",
                 job.model,
                 self.shadow.version,
-                error,
+                problem,
             )
-            return
-        job.stats.finish("success", time.perf_counter() - started)
-        self._capture(job, result)
+        elif outcome == "success":
+            self._capture(job, result)
 
     def _run(self, job: ShadowJob) -> None:
+        budget = self._budget
+        if budget is not None and budget.exhausted():  # it ran out while the job was queued
+            next(job.stats.over_budget)
+            return
         run = _Run(time.monotonic() + self.shadow.timeout, job.stats)
         with self._cond:
             self._running.add(run)
-        started = time.perf_counter()
+        cpu, started = time.thread_time(), time.perf_counter()
         try:
             result = self._call(job, run)
         except BaseException:
             self._settle(run, "error", time.perf_counter() - started, job)
             return
+        finally:
+            if budget is not None:  # an async challenger's CPU time is on the loop's thread
+                budget.spend(time.thread_time() - cpu)
         if self._settle(run, "success", time.perf_counter() - started, job):
             self._capture(job, result)
 
@@ -318,8 +344,10 @@ class ShadowRunner:
         try:
             run.stats.timed_out()
             cancel = run.cancel
-            if cancel is not None and self._loop is not None:
+            if cancel is not None and self._loop is not None:  # an async call: on its loop
                 self._loop.call_soon_threadsafe(cancel)
+            elif cancel is not None:  # a call in a child process: kill it
+                cancel()
         except Exception:  # the watchdog must never die
             warn_rate_limited("shadow", "driftline: a shadow timeout failed", exc_info=True)
 

@@ -15,10 +15,18 @@ from prometheus_client.registry import Collector
 
 from ._metrics import DURATION_BUCKETS, histogram_buckets
 
-__all__ = ["SHADOW_OUTCOMES", "ShadowMetrics", "ShadowStats", "shadow_metrics_for"]
+__all__ = [
+    "SHADOW_OUTCOMES",
+    "SKIP_REASONS",
+    "ShadowMetrics",
+    "ShadowStats",
+    "shadow_metrics_for",
+]
 
 SHADOW_OUTCOMES: Final = ("success", "error", "timeout", "skipped")
 """Every value of the ``outcome`` label of ``driftline_shadow_calls_total``."""
+SKIP_REASONS: Final = ("queue_full", "cpu_budget")
+"""Every value of the ``reason`` label of ``driftline_shadow_skipped_total``."""
 
 
 class ShadowStats:
@@ -30,6 +38,7 @@ class ShadowStats:
         "durations",
         "lock",
         "model",
+        "over_budget",
         "skipped",
         "total",
         "version",
@@ -40,8 +49,9 @@ class ShadowStats:
         self.version = version
         self.challenger_version = challenger_version
         self.lock = threading.Lock()
-        # next(skipped) is atomic in CPython: the champion's thread counts a skip without a lock.
-        self.skipped = itertools.count()
+        # next(...) is atomic in CPython: the champion's thread counts a skip without a lock.
+        self.skipped = itertools.count()  # the queue was full
+        self.over_budget = itertools.count()  # the CPU budget was spent
         self.counts = dict.fromkeys(SHADOW_OUTCOMES[:3], 0)
         self.durations = [0] * (len(DURATION_BUCKETS) + 1)
         self.total = 0.0
@@ -60,13 +70,19 @@ class ShadowStats:
         with self.lock:
             self.counts["timeout"] += 1
 
-    def snapshot(self) -> tuple[dict[str, int], list[int], float]:
-        """Return (counts by outcome, duration bucket counts, duration sum), read at once."""
+    def snapshot(self) -> tuple[dict[str, int], dict[str, int], list[int], float]:
+        """Return (counts by outcome, skips by reason, duration bucket counts, duration sum)."""
         with self.lock:
             counts = dict(self.counts)
             durations, total = list(self.durations), self.total
-        counts["skipped"] = int(repr(self.skipped)[6:-1])
-        return counts, durations, total
+        skips = {"queue_full": _value(self.skipped), "cpu_budget": _value(self.over_budget)}
+        counts["skipped"] = sum(skips.values())
+        return counts, skips, durations, total
+
+
+def _value(counter: itertools.count[int]) -> int:
+    """Return how many times ``next()`` was called on ``counter``, without advancing it."""
+    return int(repr(counter)[6:-1])
 
 
 class ShadowMetrics(Collector):
@@ -101,8 +117,13 @@ class ShadowMetrics(Collector):
         labels = ["model", "version", "challenger_version"]
         calls = CounterMetricFamily(
             "driftline_shadow_calls",
-            "Shadow (challenger) calls, by outcome; skipped: the shadow queue was full.",
+            "Shadow (challenger) calls, by outcome; skipped: queue full or CPU budget spent.",
             labels=[*labels, "outcome"],
+        )
+        skipped = CounterMetricFamily(
+            "driftline_shadow_skipped",
+            "Shadow calls skipped, by reason: queue_full or cpu_budget.",
+            labels=[*labels, "reason"],
         )
         duration = HistogramMetricFamily(
             "driftline_shadow_duration_seconds",
@@ -111,11 +132,13 @@ class ShadowMetrics(Collector):
         )
         for stats in all_stats:
             key = [stats.model, stats.version, stats.challenger_version]
-            counts, durations, total = stats.snapshot()
+            counts, skips, durations, total = stats.snapshot()
             for outcome in SHADOW_OUTCOMES:
                 calls.add_metric([*key, outcome], counts[outcome])
+            for reason in SKIP_REASONS:
+                skipped.add_metric([*key, reason], skips[reason])
             duration.add_metric(key, histogram_buckets(DURATION_BUCKETS, durations), total)
-        yield from (calls, duration)
+        yield from (calls, skipped, duration)
 
 
 _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, ShadowMetrics] = (

@@ -10,8 +10,9 @@ priority safely: holding the GIL while starved, it would stall the champion.
 
 Each shadow worker thread owns one child and talks to it over a
 ``multiprocessing`` pipe, one call at a time: it sends the champion call's
-arguments and prediction id(s) and waits for the result until the deadline,
-then kills the child (a fresh one starts for the next call). Pickle is the
+arguments and prediction id(s) and waits for the result in a blocking read. At
+the call's deadline the watchdog kills the child, which ends the read; a fresh
+child starts before the next call. Pickle is the
 transport only between this process and children it started itself; nothing
 from the network is ever unpickled.
 """
@@ -24,7 +25,6 @@ import inspect
 import multiprocessing
 import os
 import pickle
-import time
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -34,7 +34,6 @@ from ._context import CURRENT
 
 __all__ = [
     "ChallengerFailed",
-    "ChallengerTimedOut",
     "ProcessWorker",
     "TransportFailed",
     "lower_priority",
@@ -54,10 +53,6 @@ class TransportFailed(Exception):
     """A value could not be pickled, or the challenger's process died; the message says which."""
 
 
-class ChallengerTimedOut(Exception):
-    """The challenger was still running at its deadline; its process was killed."""
-
-
 def start_method() -> Literal["forkserver", "spawn"]:
     """Return how challenger processes start: forkserver where there is one, else spawn."""
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
@@ -73,50 +68,21 @@ def unpicklable(value: object) -> str | None:
 
 
 class ProcessWorker:
-    """One child process running the challenger, driven by one shadow worker thread only."""
+    """One child process running the challenger, driven by one shadow worker thread only.
+
+    ``kill`` may be called from another thread (the watchdog, at a deadline):
+    the driving thread's ``call`` then sees the pipe close and raises.
+    """
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self._fn = fn
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
 
-    def call(
-        self,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-        ids: str | tuple[str, ...],
-        timeout: float,
-    ) -> Any:
-        """Return the challenger's result for one call, run in the child process.
-
-        Raises ChallengerFailed (it raised), TransportFailed (the arguments or
-        the result cannot be pickled, or its process died) or ChallengerTimedOut
-        (the child is killed ``timeout`` seconds after the arguments were sent).
-        """
-        conn = self._conn
-        if conn is None:
-            conn = self._start()
-        try:
-            conn.send(
-                (args, kwargs, ids)
-            )  # pickled whole before writing: a failure leaves no bytes
-        except (pickle.PicklingError, TypeError, AttributeError) as error:
-            raise TransportFailed(f"the arguments cannot be pickled: {error}") from None
-        deadline = time.monotonic() + timeout
-        if not conn.poll(max(0.0, deadline - time.monotonic())):
-            self.stop()
-            raise ChallengerTimedOut
-        try:
-            ok, value = conn.recv()
-        except (EOFError, OSError):
-            code = self._process.exitcode if self._process is not None else None
-            self.stop()
-            raise TransportFailed(f"the challenger's process exited (code {code})") from None
-        if ok is not True:
-            raise (ChallengerFailed if ok is False else TransportFailed)(value)
-        return value
-
-    def _start(self) -> Connection:
+    def start(self) -> None:
+        """Start the child process unless it runs (so its start-up is outside a call's deadline)."""
+        if self._conn is not None:
+            return
         context = (
             multiprocessing.get_context("forkserver")
             if start_method() == "forkserver"
@@ -127,9 +93,44 @@ class ProcessWorker:
             target=_serve, args=(child, self._fn), name=_PROCESS_NAME, daemon=True
         )
         process.start()
-        child.close()
+        child.close()  # so the parent's end sees EOF when the child dies
         self._process, self._conn = process, parent
-        return parent
+
+    def call(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], ids: str | tuple[str, ...]
+    ) -> Any:
+        """Return the challenger's result for one call, run in the child process.
+
+        Raises ChallengerFailed (it raised) or TransportFailed (the arguments or
+        the result cannot be pickled, or its process died or was killed). It
+        waits in a blocking read, without the GIL, as long as the child runs.
+        """
+        self.start()
+        conn = self._conn
+        assert conn is not None
+        try:
+            conn.send(
+                (args, kwargs, ids)
+            )  # pickled whole before writing: a failure leaves no bytes
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            raise TransportFailed(f"the arguments cannot be pickled: {error}") from None
+        try:
+            ok, value = conn.recv()
+        except (EOFError, OSError):
+            process = self._process
+            self.stop()
+            code = process.exitcode if process is not None else None
+            raise TransportFailed(f"the challenger's process exited (code {code})") from None
+        if ok is not True:
+            raise (ChallengerFailed if ok is False else TransportFailed)(value)
+        return value
+
+    def kill(self) -> None:
+        """Kill the child process now, from any thread; never raises."""
+        process = self._process
+        if process is not None:
+            with contextlib.suppress(Exception):
+                process.kill()
 
     def stop(self) -> None:
         """Kill the child process, if any, and forget it; the next call starts a fresh one."""
