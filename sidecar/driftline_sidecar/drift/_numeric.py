@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 
 from driftline_sidecar.profile import ColumnProfile
 
-from ._types import BoolArray, FloatArray, Histogram, IntArray
+from ._types import FloatArray, Histogram
 
 EPSILON = 1e-4
 """Floor on a bin's proportion in PSI, so an empty bin gives a large but finite term."""
-
-RANK_CHUNK = 4096
-"""Window values ranked per ``searchsorted`` call: its result stays a small, reused block."""
 
 
 @dataclass(frozen=True)
@@ -26,11 +22,8 @@ class NumericReference:
     edges: FloatArray
     proportions: FloatArray
     std: float
-    center: float = 0.0
-    centered_sums: FloatArray = field(default_factory=lambda: np.zeros(1))
-    """``centered_sums[k]``: the sum of the ``k`` smallest ``sample - center`` (Wasserstein)."""
-    padded: FloatArray = field(default_factory=lambda: np.array([-np.inf, np.inf]))
-    """The sample between -inf and +inf: ``padded[k]`` is the k-th smallest value (KS ties)."""
+    hist: Histogram
+    """The reference's own proportions over its bins, built once."""
 
 
 def fit_numeric(column: ColumnProfile) -> NumericReference:
@@ -39,52 +32,45 @@ def fit_numeric(column: ColumnProfile) -> NumericReference:
         raise ValueError(f"column {column.name!r} is {column.kind}, not numeric")
     total = int(column.bin_counts.sum())
     proportions = column.bin_counts / total if total else np.zeros(column.bin_counts.size)
-    center = float(column.sample.mean()) if column.sample.size else 0.0
-    padded = np.concatenate(([-np.inf], column.sample, [np.inf]))
+    proportions = proportions.astype(np.float64)
     return NumericReference(
-        center=center,
-        centered_sums=np.concatenate(([0.0], np.cumsum(column.sample - center))),
-        sample=padded[1:-1],
-        padded=padded,
+        sample=column.sample,
         edges=column.bin_edges,
-        proportions=proportions.astype(np.float64),
+        proportions=proportions,
         std=float(column.std or 0.0),
+        hist=Histogram(
+            proportions=tuple(proportions.tolist()),
+            edges=tuple(column.bin_edges.astype(np.float64).tolist()),
+        ),
     )
 
 
 @dataclass(frozen=True)
 class Scratch:
-    """Work arrays for windows of up to ``size`` values, reused by every column of an evaluation.
+    """Work arrays of ``size`` values, reused by every numeric column of an evaluation.
 
     numpy allocates a new array for each intermediate result. At drift-window sizes (160 KB for
     20,000 values) glibc hands such blocks back to the OS when they are freed, so every
-    temporary was page-faulted in again; that cost more than the arithmetic. The methods write
-    their intermediates here instead (ufuncs' ``out=``), so one evaluation touches one set of
-    pages. Not thread-safe: one `Scratch` per evaluation.
+    temporary was page-faulted in again; that cost more than the arithmetic. The sorted window
+    and the largest intermediates are written here instead (ufuncs' ``out=``), so one
+    evaluation touches one set of pages. Not thread-safe: one `Scratch` per evaluation.
     """
 
     size: int
     values: FloatArray
-    ranks: IntArray
-    floats: FloatArray
-    ints: IntArray
-    flags: BoolArray
-    ramp: IntArray
-    """``ramp[j] == j`` for ``j`` in ``0..size``."""
+    """Holds the sorted finite window values."""
+    work: FloatArray
+    """Holds one intermediate of up to ``size`` values."""
 
     @classmethod
     def of_size(cls, size: int) -> Scratch:
-        """Return work arrays for windows of up to ``size`` values."""
-        width = max(size, 1) + 1
-        return cls(
-            size=size,
-            values=np.empty(width),
-            ranks=np.empty(width, dtype=np.int64),
-            floats=np.empty((5, width)),
-            ints=np.empty((2, width), dtype=np.int64),
-            flags=np.empty((2, width), dtype=np.bool_),
-            ramp=np.arange(width, dtype=np.int64),
-        )
+        """Return work arrays for up to ``size`` values."""
+        width = max(size, 1)
+        return cls(size=size, values=np.empty(width), work=np.empty(width))
+
+    def work_for(self, size: int) -> FloatArray:
+        """Return ``size`` work values: from this scratch when it is large enough."""
+        return self.work[:size] if size <= self.size else np.empty(size)
 
 
 @dataclass(frozen=True)
@@ -92,51 +78,11 @@ class NumericWindow:
     """A window's finite values sorted once, shared by the methods scoring it.
 
     ``values`` may live in ``scratch.values``: a window is valid until its scratch sorts the
-    next one. It also remembers the ranks of its values in one reference sample
-    (``searchsorted(sample, values, "right")``), the step KS and Wasserstein share.
+    next one.
     """
 
     values: FloatArray
     scratch: Scratch
-    _ranks: dict[int, tuple[FloatArray, IntArray]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-
-    def ranks_in(self, sample: FloatArray) -> IntArray:
-        """Return how many values of the sorted ``sample`` are <= each window value."""
-        cached = self._ranks.get(id(sample))
-        if cached is not None and cached[0] is sample:
-            return cached[1]
-        ranks = self.scratch.ranks[: self.values.size]
-        rank_into(sample, self.values, ranks, self.scratch.ints[0])
-        self._ranks.clear()  # the scratch holds the ranks of one sample at a time
-        self._ranks[id(sample)] = (sample, ranks)  # holding `sample` keeps its id unique
-        return ranks
-
-
-def rank_into(sample: FloatArray, values: FloatArray, out: IntArray, work: IntArray) -> None:
-    """Write ``searchsorted(sample, values, "right")`` into ``out`` (both inputs sorted).
-
-    A binary search per key costs about the same whichever array is searched, so the shorter
-    side is looked up in the longer one: window values in the sample, or, for a window longer
-    than the sample, sample values in the window, whose positions counted cumulatively give
-    the same ranks. ``work`` (at least ``sample.size`` long) holds those positions.
-    """
-    if sample.size < values.size:
-        positions = work[: sample.size]
-        _search_into(values, sample, "left", positions)  # window values < each sample value
-        # A sample value is <= w_j exactly when fewer than j + 1 window values are below it.
-        np.cumsum(np.bincount(positions, minlength=values.size)[: values.size], out=out)
-    else:
-        _search_into(sample, values, "right", out)
-
-
-def _search_into(
-    array: FloatArray, keys: FloatArray, side: Literal["left", "right"], out: IntArray
-) -> None:
-    for start in range(0, keys.size, RANK_CHUNK):
-        stop = start + RANK_CHUNK
-        out[start:stop] = np.searchsorted(array, keys[start:stop], side=side)
 
 
 def sort_finite_into(values: FloatArray, scratch: Scratch) -> FloatArray:
@@ -168,16 +114,16 @@ def require_values(reference: NumericReference, window: NumericWindow, method: s
 
 def window_bins(reference: NumericReference, window: FloatArray) -> FloatArray:
     """Return the window's proportions in the reference bins (``window`` sorted and finite)."""
-    counts = np.diff(np.searchsorted(window, reference.edges[1:-1], side="right"), prepend=0)
-    counts = np.append(counts, window.size - counts.sum())
     if window.size == 0:
         return np.zeros(reference.proportions.size)
-    return counts / window.size
+    cuts = np.empty(max(reference.edges.size, 2), dtype=np.int64)  # values up to each edge
+    cuts[0], cuts[-1] = 0, window.size
+    cuts[1:-1] = np.searchsorted(window, reference.edges[1:-1], side="right")
+    return np.diff(cuts) / window.size
 
 
 def histogram(reference: NumericReference, proportions: FloatArray) -> Histogram:
     """Return proportions over the reference bins as a plottable histogram."""
-    return Histogram(
-        proportions=tuple(float(p) for p in proportions),
-        edges=tuple(float(e) for e in reference.edges),
-    )
+    if proportions is reference.proportions:
+        return reference.hist
+    return Histogram(proportions=tuple(proportions.tolist()), edges=reference.hist.edges)

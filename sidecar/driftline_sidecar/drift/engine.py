@@ -124,7 +124,7 @@ def evaluate(
     chosen = settings or fitted.settings
     columns = [_refit(f, chosen) if chosen is not fitted.settings else f for f in fitted.columns]
     n_window = max((len(v) for v in window.values()), default=0)
-    scratch = _numeric.Scratch.of_size(n_window)
+    scratch = _numeric.Scratch.of_size(max(n_window, _largest_sample(columns)))
     scored = [_score_column(f, window.get(f.column.name), scratch) for f in columns]
     tested = [i for i, s in enumerate(scored) if s.status == "tested"]
     p_values = [_p_value(scored[i].test) for i in tested]
@@ -143,6 +143,15 @@ def evaluate(
         n_window=n_window,
         duration_s=time.perf_counter() - started,
     )
+
+
+def _largest_sample(columns: list[FittedColumn]) -> int:
+    sizes = (
+        f.reference.sample.size
+        for f in columns
+        if isinstance(f.reference, _numeric.NumericReference)
+    )
+    return max(sizes, default=0)
 
 
 def _refit(fitted: FittedColumn, settings: DriftSettings) -> FittedColumn:
