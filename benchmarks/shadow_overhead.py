@@ -4,17 +4,21 @@ Usage: ``.venv/bin/python benchmarks/shadow_overhead.py [--quick]``. Writes
 ``benchmarks/results/shadow_overhead.md``.
 
 The champion is a monitored function doing about 1 ms of work; the challenger
-does the same work in driftline's shadow executor. Four variants of the
+does the same work in driftline's shadow executor. Six variants of the
 champion run in one process, interleaved in blocks whose order rotates every
 round so machine noise reaches all of them:
 
 - **off**: ``@monitor`` without a challenger;
 - **thread, 10%**: ``@monitor(shadow=Shadow(..., sample_rate=0.1))``, the
-  challenger on a worker thread (the default isolation);
-- **thread, 100%**: every call shadowed (with one worker the challenger, as slow
-  as the champion, cannot always keep up: the rest are skipped and counted);
-- **process, 100%**: every call shadowed, ``isolation="process"``: the
-  challenger in a child process at idle CPU priority.
+  challenger on a worker thread (the default isolation) with the default CPU
+  budget (``cpu_budget=0.1``: a tenth of a core on average);
+- **thread, 100%, no budget**: every call shadowed, ``cpu_budget=None`` (with
+  one worker the challenger, as slow as the champion, cannot always keep up:
+  the rest are skipped and counted);
+- **thread, 100%**: every call offered to the challenger, the default budget;
+- **process, 100%, no budget** / **process, 100%**: ``isolation="process"``,
+  the challenger in a child process at idle CPU priority; the budget then
+  counts the worker thread's pickling and pipe time only.
 
 Each call is timed on the caller's thread with ``time.perf_counter`` around
 the decorated call; p50 and p99 are over every call of a variant. Capture is
@@ -108,8 +112,14 @@ def p(values: list[float], q: float) -> float:
 VARIANTS = (  # name, challenger version, Shadow options (None: no challenger)
     ("off", None, None),
     ("thread, 10%", "2", {"sample_rate": 0.1}),
-    ("thread, 100%", "3", {"sample_rate": 1.0}),
-    ("process, 100%", "4", {"sample_rate": 1.0, "isolation": "process"}),
+    ("thread, 100%, no budget", "3", {"sample_rate": 1.0, "cpu_budget": None}),
+    ("thread, 100%", "4", {"sample_rate": 1.0}),
+    (
+        "process, 100%, no budget",
+        "5",
+        {"sample_rate": 1.0, "isolation": "process", "cpu_budget": None},
+    ),
+    ("process, 100%", "6", {"sample_rate": 1.0, "isolation": "process"}),
 )
 
 
@@ -166,14 +176,21 @@ def measure(
     return timings, registry
 
 
-def shadow_counts(registry: CollectorRegistry, challenger_version: str) -> str:
-    """The challenger's outcomes as ``success/error/timeout/skipped``."""
+def shadow_counts(registry: CollectorRegistry, challenger_version: str) -> tuple[str, str]:
+    """The challenger's outcomes as ``success/error/timeout`` and skips as ``queue/budget``."""
     labels = {"model": "churn", "version": "1", "challenger_version": challenger_version}
-    counts = [
-        registry.get_sample_value("driftline_shadow_calls_total", {**labels, "outcome": o}) or 0
-        for o in ("success", "error", "timeout", "skipped")
-    ]
-    return "/".join(f"{c:.0f}" for c in counts)
+
+    def count(name: str, **more: str) -> str:
+        value = registry.get_sample_value(name, {**labels, **more}) or 0
+        return f"{value:.0f}"
+
+    calls = "/".join(
+        count("driftline_shadow_calls_total", outcome=o) for o in ("success", "error", "timeout")
+    )
+    skips = "/".join(
+        count("driftline_shadow_skipped_total", reason=r) for r in ("queue_full", "cpu_budget")
+    )
+    return calls, skips
 
 
 def main() -> int:
@@ -201,7 +218,7 @@ def main() -> int:
                         f"{p50 / off50:.3f}",
                         f"{p99 / off99:.3f}",
                         fmt_seconds(statistics.fmean(timings[name])),
-                        shadow_counts(registry, version) if version else "n/a",
+                        *(shadow_counts(registry, version) if version else ("n/a", "n/a")),
                     ]
                 )
                 print(" | ".join(str(c) for c in rows[-1]), flush=True)
@@ -212,7 +229,8 @@ def main() -> int:
         "kept); the variants run interleaved in blocks, their order rotating each round, and "
         "the shadow executor is drained between blocks. p50/p99 are over every kept call; the "
         f"ratios are against *off* in the same run (target: within {TARGET_RATIO}, i.e. 5%). "
-        "*shadow calls* is the challenger's success/error/timeout/skipped count.",
+        "*shadow calls* is the challenger's success/error/timeout count, *skipped* its calls "
+        "skipped because the queue was full / the CPU budget was spent.",
         "The champion's thread pays one random draw, a free-slot pop and a `SimpleQueue.put` "
         "per shadowed call. On a worker thread, a challenger that computes competes with the "
         "champion (and every other process) for the CPU cores at the same priority; one that "
@@ -228,7 +246,17 @@ def main() -> int:
     write_results(
         "shadow_overhead",
         "Champion latency with shadow mode on and off",
-        ["work", "shadow", "p50", "p99", "p50 ratio", "p99 ratio", "mean", "shadow calls"],
+        [
+            "work",
+            "shadow",
+            "p50",
+            "p99",
+            "p50 ratio",
+            "p99 ratio",
+            "mean",
+            "shadow calls",
+            "skipped",
+        ],
         rows,
         notes,
     )

@@ -237,7 +237,12 @@ class ShadowRunner:
         if budget is not None and budget.exhausted():
             next(job.stats.over_budget)
             return
-        worker.start()  # a (re)start is not the challenger's time
+        try:
+            worker.start()  # a (re)start is not the challenger's time
+        except Exception as error:
+            job.stats.finish("error", 0.0)
+            self._warn_process(job, error)
+            return
         run = _Run(time.monotonic() + self.shadow.timeout, job.stats)
         run.cancel = worker.kill
         with self._cond:
@@ -251,20 +256,23 @@ class ShadowRunner:
         except Exception as error:  # driftline's transport, or a kill at the deadline
             outcome, problem = "error", error
         finally:
-            if budget is not None:  # this thread's CPU: pickling, the pipe, the capture
+            if budget is not None:  # this thread's CPU: pickling and the pipe
                 budget.spend(time.thread_time() - cpu)
         if not self._settle(run, outcome, time.perf_counter() - started, job):
             worker.stop()  # counted as timeout by the watchdog, which killed the child
         elif problem is not None:
-            warn_rate_limited(
-                f"shadow-process:{job.model}:{self.shadow.version}",
-                "driftline: the challenger %s %s failed in its process (%s)",
-                job.model,
-                self.shadow.version,
-                problem,
-            )
+            self._warn_process(job, problem)
         elif outcome == "success":
             self._capture(job, result)
+
+    def _warn_process(self, job: ShadowJob, problem: Exception) -> None:
+        warn_rate_limited(
+            f"shadow-process:{job.model}:{self.shadow.version}",
+            "driftline: the challenger %s %s failed in its process (%s)",
+            job.model,
+            self.shadow.version,
+            problem,
+        )
 
     def _run(self, job: ShadowJob) -> None:
         budget = self._budget

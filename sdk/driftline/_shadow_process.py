@@ -33,6 +33,7 @@ from typing import Any, Final, Literal
 from ._context import CURRENT
 
 __all__ = [
+    "START_TIMEOUT",
     "ChallengerFailed",
     "ProcessWorker",
     "TransportFailed",
@@ -43,6 +44,8 @@ __all__ = [
 
 _REASON_CHARS: Final = 200
 _PROCESS_NAME: Final = "driftline-shadow-process"
+START_TIMEOUT: Final = 60.0
+"""Seconds a new challenger process may take to import the challenger and say it is ready."""
 
 
 class ChallengerFailed(Exception):
@@ -80,7 +83,12 @@ class ProcessWorker:
         self._conn: Connection | None = None
 
     def start(self) -> None:
-        """Start the child process unless it runs (so its start-up is outside a call's deadline)."""
+        """Start the child process unless it runs, and wait until it is ready for calls.
+
+        So the start-up (importing the challenger's module) is not counted in a
+        call's deadline. Raises TransportFailed when the child does not become
+        ready within ``START_TIMEOUT`` seconds.
+        """
         if self._conn is not None:
             return
         context = (
@@ -95,6 +103,15 @@ class ProcessWorker:
         process.start()
         child.close()  # so the parent's end sees EOF when the child dies
         self._process, self._conn = process, parent
+        try:
+            if not parent.poll(START_TIMEOUT):
+                raise EOFError
+            parent.recv()  # the child's "ready"
+        except (EOFError, OSError):
+            self.stop()
+            raise TransportFailed(
+                f"the challenger's process did not start within {START_TIMEOUT:g} s"
+            ) from None
 
     def call(
         self, args: tuple[Any, ...], kwargs: Mapping[str, Any], ids: str | tuple[str, ...]
@@ -160,6 +177,7 @@ def _serve(conn: Connection, fn: Callable[..., Any]) -> None:
     challenger raised, or ``(None, reason)`` when its result cannot be pickled."""
     lower_priority()
     loop = asyncio.new_event_loop() if inspect.iscoroutinefunction(fn) else None
+    conn.send((True, None))  # ready: the challenger's module is imported
     while True:
         try:
             args, kwargs, ids = conn.recv()
