@@ -311,20 +311,25 @@ class CaptureQueue:
     # -- the shipper thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            with self._lock:
-                idle = len(self._slots) > self._wake_at and self._taken >= self._urgent
-            if idle and self._outcomes.idle() and not self._stop.is_set():
-                self._wake.wait(self._settings.flush_interval)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            entries, rows = self._take()
-            if rows:
-                self._finish(rows, self._ship(entries, rows))
-            outcomes = self._outcomes.take(self._batch_size)
-            if outcomes:
-                self._outcomes.finish(len(outcomes), *self._ship_outcomes(outcomes))
+        try:
+            while True:
+                with self._lock:
+                    idle = len(self._slots) > self._wake_at and self._taken >= self._urgent
+                if idle and self._outcomes.idle() and not self._stop.is_set():
+                    self._wake.wait(self._settings.flush_interval)
+                self._wake.clear()
+                if self._stop.is_set():
+                    return
+                entries, rows = self._take()
+                if rows:
+                    self._finish(rows, self._ship(entries, rows))
+                outcomes = self._outcomes.take(self._batch_size)
+                if outcomes:
+                    self._outcomes.finish(len(outcomes), *self._ship_outcomes(outcomes))
+                if not (rows or outcomes):
+                    self._transport.close_if_idle()
+        finally:
+            self._transport.close()
 
     def _take(self) -> tuple[list[Entry], int]:
         """Remove up to ``batch_size`` records from the front of the queue."""

@@ -1,9 +1,18 @@
-"""``Transport``: one POST of an encoded body to the sidecar, with retries, backoff and timing."""
+"""``Transport``: one POST of an encoded body to the sidecar, with retries, backoff and timing.
+
+The connection is kept open between POSTs that follow each other closely
+(``KEEP_ALIVE_IDLE``): every socket call releases the GIL, and each release lets
+a busy caller's thread lose it again when the shipper takes it back, so a new
+connection per body (name lookup, connect, close) cost the caller's thread
+about twice as many GIL hand-overs as a reused one (benchmarks/fault_path.py,
+docs/reliability.md).
+"""
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
 import threading
 import time
@@ -15,7 +24,15 @@ from prometheus_client import Histogram
 from ._capture_settings import CaptureSettings
 from ._wire import Body
 
-__all__ = ["Outcome", "Transport"]
+__all__ = ["KEEP_ALIVE_IDLE", "Outcome", "Transport"]
+
+KEEP_ALIVE_IDLE = 1.0
+"""A connection idle for longer than this many seconds is closed rather than reused.
+
+Well below the keep-alive timeout of the sidecar's server (uvicorn: 5 s), so a
+reused connection has not been closed by the other end; at one body a second or
+less, every body opens a new connection, as it would without keep-alive.
+"""
 
 
 @dataclass(frozen=True)
@@ -30,7 +47,12 @@ class Outcome:
 
 
 class Transport:
-    """Sends bodies to one sidecar over a new HTTP(S) connection each; see ``CaptureSettings``."""
+    """Sends bodies to one sidecar over HTTP(S), from one thread; see ``CaptureSettings``.
+
+    A connection is reused for the next body when that comes within
+    ``KEEP_ALIVE_IDLE`` seconds; any error, a ``Connection: close`` answer or a
+    fork closes it. ``close()`` closes it at the end.
+    """
 
     def __init__(self, settings: CaptureSettings, send_duration: Histogram) -> None:
         self._settings = settings
@@ -39,6 +61,9 @@ class Transport:
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""
         self._port = parts.port
+        self._conn: http.client.HTTPConnection | None = None
+        self._idle_since = 0.0  # monotonic time the open connection's last answer ended
+        self._pid = os.getpid()
 
     def send(self, body: Body, path: str, stop: threading.Event) -> Outcome:
         """POST ``body``, retrying 5xx and connection errors; ``stop`` cuts the waits short."""
@@ -71,18 +96,22 @@ class Transport:
             headers["Content-Encoding"] = "gzip"
         if s.token is not None:
             headers["Authorization"] = f"Bearer {s.token}"
-        conn_type = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        conn = conn_type(self._host, self._port, timeout=s.timeout)
         started = time.perf_counter()
+        conn = self._connection()
+        keep = False
         try:
             conn.request("POST", path, body=body.payload, headers=headers)
             response = conn.getresponse()
             answer = response.read()
             status = response.status
+            keep = not response.will_close
         except (OSError, http.client.HTTPException):
             status, answer = 0, b""
         finally:
-            conn.close()
+            if keep:
+                self._idle_since = time.monotonic()
+            else:
+                self.close()
         if status == 0:
             outcome = "connection_error"
         elif 200 <= status < 300:
@@ -94,6 +123,28 @@ class Transport:
         self._send_duration.labels(outcome).observe(time.perf_counter() - started)
         rejected = _rejected_count(answer, body.records) if outcome == "success" else 0
         return outcome, rejected
+
+    def close(self) -> None:
+        """Close the open connection, if any; the next POST opens a new one."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()  # in a forked child this closes only the child's copy of the socket
+
+    def close_if_idle(self) -> None:
+        """Close the open connection once it has been idle longer than ``KEEP_ALIVE_IDLE``."""
+        if self._conn is not None and time.monotonic() - self._idle_since > KEEP_ALIVE_IDLE:
+            self.close()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        """The open connection if fresh and this process's own, else a new (unconnected) one."""
+        if self._pid != os.getpid():  # a forked child must not write to its parent's connection
+            self._pid = os.getpid()
+            self.close()
+        self.close_if_idle()
+        if self._conn is None:
+            conn_type = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            self._conn = conn_type(self._host, self._port, timeout=self._settings.timeout)
+        return self._conn
 
 
 def _rejected_count(answer: bytes, records: int) -> int:
