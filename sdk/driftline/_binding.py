@@ -27,6 +27,10 @@ _perf_counter = time.perf_counter
 _NO_SPAN: tuple[None, None, bool] = (None, None, False)
 
 
+def _unset(*args: Any) -> None:
+    raise RuntimeError("the binding's finisher was not set")
+
+
 @dataclass(frozen=True)
 class Spec:
     """What ``monitor(...)`` was given for one decorated function, checked."""
@@ -51,6 +55,7 @@ class Binding:
         "capture",
         "capture_rate",
         "errors",
+        "finish_untraced",
         "log_rate",
         "logger",
         "model",
@@ -67,6 +72,7 @@ class Binding:
         "spec",
         "started",
         "stats",
+        "submit_call",
         "submit_row",
         "tracer",
         "version",
@@ -77,6 +83,8 @@ class Binding:
     ) -> None:
         settings = runtime.settings
         self.spec = spec
+        # Set by the wrapper (_call.untraced_finisher), which needs the finished binding.
+        self.finish_untraced: Callable[..., None] = _unset
         self.model = spec.model
         self.version = spec.version
         self.role = spec.role
@@ -114,7 +122,9 @@ class Binding:
         self.logger = runtime.logger
         self.log_rate = settings.log_sample_rate
         self.capture = runtime.capture
-        self.submit_row = runtime.capture.submit_row if runtime.capture is not None else None
+        capture = runtime.capture
+        self.submit_row = capture.submit_row if capture is not None else None
+        self.submit_call = capture.submit_call if capture is not None else None
         self.capture_rate = settings.capture_sample_rate
         self.shadow = shadow
         self.shadow_rate = shadow.shadow.sample_rate if shadow is not None else 0.0

@@ -1,22 +1,139 @@
-"""``finish_call``: records one finished plain call (metrics, span, log, capture, challenger)."""
+"""Recording one finished plain call: metrics, span, log, capture and challenger.
+
+``untraced_finisher`` builds, once per binding, the path of a successful call
+without a span, the commonest one, kept short: a float prediction is counted by appending to the
+model's pending arrays (``_metrics``), and the record goes to the capture queue
+with its id and timestamp still unformatted (``submit_call``). ``finish_call``
+handles everything else: spans, exceptions.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from random import random
 from typing import Any
 
 from opentelemetry.trace import Span
 
 from ._binding import Binding
-from ._extract import features_of, prediction_of
+from ._context import Cell, id_of
+from ._extract import VALUE, features_of, prediction_of
+from ._metrics import FOLD_AT
 from ._tracing import flatten_attributes
 
-__all__ = ["finish_call"]
+__all__ = ["finish_call", "untraced_finisher"]
 
 _perf_counter = time.perf_counter
 _time = time.time
+
+
+def _features(bound: Binding, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    """Return a copy of the call's features, with the capture policy applied; may raise."""
+    spec = bound.spec
+    if spec.features is not None:
+        source = spec.features(*args, **kwargs)
+    elif len(args) > spec.feature_index:
+        source = args[spec.feature_index]
+    else:
+        source = bound.first_input(args, kwargs)
+    features: Mapping[str, Any] = (
+        source.copy() if type(source) is dict else features_of(source, spec.feature_names)
+    )
+    if bound.privacy is not None:
+        features = bound.privacy.record(features)
+    return features
+
+
+Finisher = Callable[[Any, tuple[Any, ...], Mapping[str, Any], Cell, float], None]
+"""``finish(result, args, kwargs, cell, start)``: records one successful untraced call."""
+
+
+def untraced_finisher(bound: Binding) -> Finisher:
+    """Return the ``Finisher`` of ``bound``'s successful untraced calls; it never raises.
+
+    Everything the binding decides once (capture on, its rate, where the
+    features are, the log rate, a challenger) is looked up here, not per call.
+    """
+    spec = bound.spec
+    to_prediction = spec.prediction
+    stats = bound.stats
+    durations = stats.pending_durations
+    add_duration = durations.append
+    add_value = stats.pending_values.append
+    submit_call = bound.submit_call
+    submit_row = bound.submit_row
+    rate = bound.capture_rate
+    always = rate >= 1.0
+    model, version, role = bound.model, bound.version, bound.role
+    log_rate = bound.log_rate
+    shadowing = bound.shadow is not None
+    index = spec.feature_index
+    plain_dict = spec.features is None and bound.privacy is None
+
+    def finish(
+        result: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], cell: Cell, start: float
+    ) -> None:
+        duration = _perf_counter() - start
+        try:
+            prediction: dict[str, object] | None = None
+            readable = True
+            if to_prediction is None and type(result) is float:
+                add_duration(duration)
+                add_value(result)
+                if len(durations) >= FOLD_AT:
+                    stats.fold()
+            else:
+                try:
+                    prediction = prediction_of(
+                        to_prediction(result) if to_prediction is not None else result
+                    )
+                except Exception as error:
+                    bound.extraction_failed("prediction", error, 1)
+                    readable = False  # nothing to capture, but the call is counted
+                try:
+                    stats.finish(True, 1, duration, None, prediction)
+                except Exception:
+                    bound.telemetry_error("metric")
+            features: Mapping[str, Any] | None = None
+            if submit_call is not None and readable and (always or random() < rate):
+                try:
+                    if plain_dict and len(args) > index and type(args[index]) is dict:
+                        features = args[index].copy()
+                    else:
+                        features = _features(bound, args, kwargs)
+                except Exception as error:
+                    bound.extraction_failed("features", error, 1)
+                else:
+                    if prediction is None:
+                        prediction = {VALUE: result}
+                    key = cell[0]
+                    try:
+                        if type(key) is int:
+                            submit_call(
+                                model, version, role, key, start, None, features, prediction
+                            )
+                        else:  # the call read its own id, which is formatted already
+                            submit_row(  # type: ignore[misc]
+                                model,
+                                version,
+                                role,
+                                key,
+                                _time() - duration,
+                                None,
+                                features,
+                                prediction,
+                            )
+                    except Exception:
+                        bound.telemetry_error("capture")
+            if log_rate and random() < log_rate:
+                bound.log("success", id_of(cell), duration, None, None, None)  # type: ignore[arg-type]
+            if shadowing:
+                bound.run_shadow(args, kwargs, id_of(cell), _time() - duration, None, features)
+        except Exception:
+            bound.telemetry_error("metric")
+
+    return finish
 
 
 def finish_call(
@@ -25,14 +142,15 @@ def finish_call(
     exc: BaseException | None,
     args: tuple[Any, ...],
     kwargs: Mapping[str, Any],
-    prediction_id: str,
+    cell: Cell,
     span: Span | None,
     token: object,
     start: float,
 ) -> None:
-    """Record a finished plain call; never raises."""
+    """Record a finished plain call, traced or failed; never raises."""
     duration = _perf_counter() - start
     try:
+        prediction_id: str = id_of(cell)  # type: ignore[assignment]
         ok = exc is None
         spec = bound.spec
         prediction: dict[str, object] | None = None
@@ -52,19 +170,7 @@ def finish_call(
         span_features = span is not None and bound.record_features
         if capturing or span_features:
             try:
-                if spec.features is not None:
-                    source = spec.features(*args, **kwargs)
-                elif len(args) > spec.feature_index:
-                    source = args[spec.feature_index]
-                else:
-                    source = bound.first_input(args, kwargs)
-                features = (
-                    source.copy()
-                    if type(source) is dict
-                    else features_of(source, spec.feature_names)
-                )
-                if bound.privacy is not None:
-                    features = bound.privacy.record(features)
+                features = _features(bound, args, kwargs)
             except Exception as error:
                 bound.extraction_failed("features", error, 1 if capturing else 0)
                 capturing = False

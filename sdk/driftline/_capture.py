@@ -37,7 +37,7 @@ from ._capture_metrics import CaptureMetrics
 from ._capture_settings import DROP_REASONS, SEND_OUTCOMES, CaptureSettings, CaptureSink
 from ._outcomes import OutcomeBuffer, outcome_metrics_for
 from ._transport import Outcome, Transport
-from ._wire import ROW, Entry, JsonScalar, encode, encode_outcomes, entry_rows, split_entry
+from ._wire import CALL, ROW, Entry, JsonScalar, encode, encode_outcomes, entry_rows, split_entry
 
 __all__ = [
     "DROP_REASONS",
@@ -134,6 +134,37 @@ class CaptureQueue:
         self._append(
             (ROW, model, version, role, prediction_id, timestamp, trace_id, features, predictions)
         )
+        if len(self._slots) == self._wake_at:
+            self._wake.set()
+
+    def submit_call(
+        self,
+        model: str,
+        version: str,
+        role: str,
+        number: int,
+        start: float,
+        trace_id: str | None,
+        features: Mapping[str, object],
+        predictions: Mapping[str, object],
+    ) -> None:
+        """``submit_row`` for a call whose id and timestamp are not formatted yet; never raises.
+
+        ``number`` and ``start`` are the id's sequence number and the
+        ``perf_counter`` reading at the call's start (``_ids``); the shipper turns
+        them into the id and the wall-clock timestamp.
+        """
+        if self._detour and self._divert(1):
+            return
+        if not self._slots:
+            next(self._full)
+            return
+        try:
+            self._reserve()
+        except IndexError:
+            next(self._full)
+            return
+        self._append((CALL, model, version, role, number, start, trace_id, features, predictions))
         if len(self._slots) == self._wake_at:
             self._wake.set()
 

@@ -85,6 +85,20 @@ class CaptureSink(Protocol):
     ) -> None:
         """Queue one record; never raises, never blocks."""
 
+    def submit_call(
+        self,
+        model: str,
+        version: str,
+        role: str,
+        number: int,
+        start: float,
+        trace_id: str | None,
+        features: Mapping[str, object],
+        predictions: Mapping[str, object],
+    ) -> None:
+        """Queue one record whose id is ``_ids.format_id(number, start)`` and whose timestamp is
+        the wall-clock time of the ``perf_counter`` reading ``start``; never raises or blocks."""
+
     def submit_columns(
         self,
         model: str,

@@ -3,8 +3,15 @@
 The model-level metrics are kept in plain Python numbers under one lock per
 (model, version) and turned into metric families at scrape time, so a call
 pays one lock for all of them instead of one per metric child (a
-prometheus-client child takes its own lock on every update). The exposition
-itself, text and OpenMetrics with exemplars, is prometheus-client's.
+prometheus-client child takes its own lock on every update). The commonest
+call, a success whose prediction is a float and that carries no exemplar, takes
+no lock at all: it appends its duration and its value to two ``array('d')``
+(each append is one C call, atomic under the GIL), and the arrays are folded
+into the counters in bulk with numpy when they reach ``FOLD_AT`` entries and
+before every scrape, so a scrape always sees every finished call. A fold copies
+the first ``n`` entries, then deletes exactly those: appends that land in
+between go to the end and wait for the next fold. The exposition itself, text
+and OpenMetrics with exemplars, is prometheus-client's.
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ import re
 import threading
 import time
 import weakref
+from array import array
 from bisect import bisect_left
 from collections import Counter as _Tally
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter
@@ -32,9 +40,12 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
+from ._extract import VALUE
+
 _go_float: Callable[[float], str] = floatToGoString
 
 __all__ = [
+    "FOLD_AT",
     "OTHER_CLASS",
     "ModelStats",
     "RegistryMetrics",
@@ -47,6 +58,9 @@ OTHER_CLASS = "__other__"
 DURATION_BUCKETS: tuple[float, ...] = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 )  # fmt: skip
+_DURATION_BOUNDS = np.asarray(DURATION_BUCKETS)
+FOLD_AT: Final = 1024
+"""Pending plain successes folded into the counters at once (and at every scrape)."""
 _LABEL_RE = re.compile(r"[^a-zA-Z0-9_]")
 
 
@@ -68,6 +82,22 @@ class _Histogram:
         self.total = 0.0
 
 
+def _take(pending: array[float]) -> np.ndarray:
+    """Remove and return the values in ``pending`` now; later appends stay (see module doc)."""
+    n = len(pending)
+    if not n:
+        return np.empty(0)
+    taken = np.frombuffer(pending[:n], dtype=float)  # a copy: the array itself stays unexported
+    del pending[:n]
+    return taken
+
+
+def _add_counts(hist: _Histogram, counts: np.ndarray, total: float) -> None:
+    for i in np.flatnonzero(counts).tolist():
+        hist.counts[i] += int(counts[i])
+    hist.total += total
+
+
 def _class_label(value: object) -> str | None:
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
@@ -87,6 +117,8 @@ class ModelStats:
         "lock",
         "max_classes",
         "model",
+        "pending_durations",
+        "pending_values",
         "prediction_bounds",
         "predictions",
         "rows",
@@ -112,9 +144,14 @@ class ModelStats:
         self.max_classes = max_classes
         self.predictions: dict[str, _Histogram] = {}
         self.classes: dict[str, dict[str, int]] = {}
+        # Durations and values of successful one-row calls with a float prediction and
+        # no exemplar, not yet counted: appended without a lock, folded by fold().
+        self.pending_durations = array("d")
+        self.pending_values = array("d")
 
     def reconfigure(self, prediction_bounds: tuple[float, ...], max_classes: int) -> None:
         """Adopt new prediction buckets (resetting that histogram) and class cap."""
+        self.fold()  # pending values belong to the old buckets
         with self.lock:
             if prediction_bounds != self.prediction_bounds:
                 self.prediction_bounds = prediction_bounds
@@ -163,6 +200,31 @@ class ModelStats:
                         self._observe(output, value)
         finally:
             lock.release()
+
+    def fold(self) -> None:
+        """Count every pending plain success: durations, rows and the ``value`` histogram."""
+        with self.lock:
+            durations = _take(self.pending_durations)
+            if durations.size:
+                counts = np.bincount(
+                    np.searchsorted(_DURATION_BOUNDS, durations, side="left"),
+                    minlength=len(DURATION_BUCKETS) + 1,
+                )
+                _add_counts(self.duration, counts, float(durations.sum()))
+                self.success += durations.size
+                self.rows += durations.size
+            values = _take(self.pending_values)
+            values = values[~np.isnan(values)]  # NaN has no bucket
+            if values.size:
+                bounds = self.prediction_bounds
+                hist = self.predictions.get(VALUE)
+                if hist is None:
+                    hist = self.predictions[VALUE] = _Histogram(len(bounds) + 1)
+                counts = np.bincount(
+                    np.searchsorted(np.asarray(bounds), values, side="left"),
+                    minlength=len(bounds) + 1,
+                )
+                _add_counts(hist, counts, float(values.sum()))
 
     def _observe(self, output: str, value: object) -> None:
         """Count one output value of any type (the caller holds the lock)."""
@@ -317,6 +379,7 @@ class RegistryMetrics(Collector):
         )
         for stats in all_stats:
             key = [stats.model, stats.version]
+            stats.fold()
             with stats.lock:
                 success, error, row_count = stats.success, stats.error, stats.rows
                 dur = _Histogram(0)

@@ -5,6 +5,10 @@ without copying or converting anything:
 
 - a row entry, ``(ROW, model, version, role, prediction_id, timestamp, trace_id,
   features, predictions)``, is one record (``ROW`` is 0);
+- a call entry, ``(CALL, model, version, role, number, start, trace_id,
+  features, predictions)``, is one record whose id and timestamp are still the
+  two numbers the decorator took (``_ids``): the id's sequence number and the
+  ``perf_counter`` reading at the call's start (``CALL`` is -1);
 - a columns entry, ``(n, model, version, role, prediction_ids, timestamp,
   trace_id, features, predictions)`` with ``n = len(prediction_ids) >= 1``, is
   ``n`` records whose features and predictions are columns (sequences or 1-d
@@ -22,13 +26,17 @@ import gzip
 import json
 import math
 import numbers
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 import numpy as np
 
+from ._ids import format_id
+
 __all__ = [
+    "CALL",
     "GZIP_THRESHOLD",
     "PROTOCOL_VERSION",
     "ROW",
@@ -48,10 +56,12 @@ GZIP_THRESHOLD: Final = 16 * 1024
 
 ROW: Final = 0
 """The first item of a row entry; a columns entry has its row count there instead."""
+CALL: Final = -1
+"""The first item of a call entry: one record, its id and timestamp not yet formatted."""
 
 Entry: TypeAlias = tuple[int, str, str, str, object, float, str | None, object, object]
-"""One queued call: ``(ROW or n, model, version, role, id or ids, timestamp, trace_id,
-features, predictions)``; see the module docstring."""
+"""One queued call: ``(ROW, CALL or n, model, version, role, id or id number or ids,
+timestamp or start, trace_id, features, predictions)``; see the module docstring."""
 
 JsonScalar: TypeAlias = str | int | float | bool | None
 
@@ -76,8 +86,9 @@ class Body:
 
 
 def entry_rows(entry: Entry) -> int:
-    """Return how many records an entry holds: 1 for a row, the id count for columns."""
-    return entry[0] or 1
+    """Return how many records an entry holds: 1 for a row or a call, the id count for columns."""
+    n = entry[0]
+    return n if n > 0 else 1
 
 
 def split_entry(entry: Entry, k: int) -> tuple[Entry, Entry]:
@@ -294,8 +305,13 @@ def _keep(values: list[JsonScalar], bad: set[int]) -> list[JsonScalar]:
     return [v for i, v in enumerate(values) if i not in bad]
 
 
-def _add_row(batch: _Batch, entry: Entry) -> None:
-    _, _, _, _, prediction_id, timestamp, trace_id, features, predictions = entry
+def _add_row(batch: _Batch, entry: Entry, clock: tuple[float, float]) -> None:
+    kind, _, _, _, prediction_id, timestamp, trace_id, features, predictions = entry
+    if kind == CALL:
+        if type(prediction_id) is not int or type(timestamp) is not float:
+            raise _UnencodableError("a call's id number and start must be an int and a float")
+        prediction_id = format_id(prediction_id, timestamp)
+        timestamp = clock[0] - (clock[1] - timestamp)  # its perf_counter start on the wall clock
     if not isinstance(prediction_id, str):
         raise _UnencodableError("the prediction id must be a string")
     feats = {k: [v] for k, v in _row_values(features).items()}
@@ -332,6 +348,7 @@ def encode(service: str, entries: Iterable[Entry], sent_at: float) -> Body:
     """
     batches: dict[tuple[str, str, str], _Batch] = {}
     records = errors = 0
+    clock = (time.time(), time.perf_counter())  # for the start times of call entries
     for entry in entries:
         rows, model, version, role = entry[0], entry[1], entry[2], entry[3]
         try:
@@ -341,8 +358,8 @@ def encode(service: str, entries: Iterable[Entry], sent_at: float) -> Body:
             batch = batches.get(key)
             if batch is None:
                 batch = batches[key] = _Batch()
-            if rows == ROW:
-                _add_row(batch, entry)
+            if rows <= ROW:
+                _add_row(batch, entry, clock)
                 records += 1
             else:
                 dropped = _add_columns(batch, entry)

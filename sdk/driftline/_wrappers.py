@@ -8,18 +8,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import _runtime
+from . import _ids, _runtime
 from ._batch import batch_ids, finish_batch
 from ._binding import Binding, Spec
-from ._call import finish_call
-from ._context import CURRENT, LAST
-from ._ids import new_id
+from ._call import finish_call, untraced_finisher
+from ._context import STATE, enter, leave, running_from
 from ._logging import warn_rate_limited
 from ._shadow import ShadowRunner
 
 __all__ = ["wrap"]
 
 _perf_counter = time.perf_counter
+_state_get = STATE.get
+_state_set = STATE.set
 
 
 class _Monitor:
@@ -38,7 +39,9 @@ class _Monitor:
         if bound is not None and bound.runtime is _runtime._current is not None:
             return bound
         try:
-            bound = self._bound = Binding(self.spec, _runtime.current(), self.shadow)
+            bound = Binding(self.spec, _runtime.current(), self.shadow)
+            bound.finish_untraced = untraced_finisher(bound)
+            self._bound = bound
         except Exception:
             warn_rate_limited("bind", "driftline: cannot set up telemetry", exc_info=True)
             return None
@@ -59,24 +62,27 @@ def wrap(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
                 bound = mon.bound()
                 if bound is None:
                     return await fn(*args, **kwargs)
-            prediction_id = new_id()
-            current = CURRENT.set(prediction_id)
+            number = next(_ids.numbers)
             if bound.tracer is None:
                 span = token = None
                 start = _perf_counter()
                 next(bound.started)
             else:
                 span, token, start = bound.start()
+            prev = _state_get()
+            cell = [number, start, prev, False]  # see _context
+            _state_set(cell)
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
-                CURRENT.reset(current)
-                LAST.set(prediction_id)
-                finish_call(bound, None, exc, args, kwargs, prediction_id, span, token, start)
+                leave(cell)
+                finish_call(bound, None, exc, args, kwargs, cell, span, token, start)
                 raise
-            CURRENT.reset(current)
-            LAST.set(prediction_id)
-            finish_call(bound, result, None, args, kwargs, prediction_id, span, token, start)
+            leave(cell)
+            if span is None:
+                bound.finish_untraced(result, args, kwargs, cell, start)
+            else:
+                finish_call(bound, result, None, args, kwargs, cell, span, token, start)
             return result
 
         return async_call
@@ -88,24 +94,31 @@ def wrap(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
             bound = mon.bound()
             if bound is None:
                 return fn(*args, **kwargs)
-        prediction_id = new_id()
-        current = CURRENT.set(prediction_id)
+        number = next(_ids.numbers)  # before the clock: see _ids
         if bound.tracer is None:
             span = token = None
             start = _perf_counter()
             next(bound.started)
         else:
             span, token, start = bound.start()
+        prev = _state_get()
+        cell = [number, start, prev, False]  # see _context
+        _state_set(cell)
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            CURRENT.reset(current)
-            LAST.set(prediction_id)
-            finish_call(bound, None, exc, args, kwargs, prediction_id, span, token, start)
+            leave(cell)
+            finish_call(bound, None, exc, args, kwargs, cell, span, token, start)
             raise
-        CURRENT.reset(current)
-        LAST.set(prediction_id)
-        finish_call(bound, result, None, args, kwargs, prediction_id, span, token, start)
+        # leave(cell), inlined: the call is done; forget cells that were done before it.
+        cell[3] = True
+        if prev is not None and prev[3]:
+            outer = prev[2]
+            cell[2] = outer if outer is None or not outer[3] else running_from(outer)
+        if span is None:
+            bound.finish_untraced(result, args, kwargs, cell, start)
+        else:
+            finish_call(bound, result, None, args, kwargs, cell, span, token, start)
         return result
 
     return sync_call
@@ -120,17 +133,15 @@ def _wrap_batch(fn: Callable[..., Any], mon: _Monitor) -> Callable[..., Any]:
             if bound is None:
                 return await fn(*args, **kwargs)
             batch, ids = batch_ids(bound, args, kwargs)
-            current = CURRENT.set(ids)
+            cell = enter(ids)
             span, token, start = bound.start()
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
-                CURRENT.reset(current)
-                LAST.set(ids)
+                leave(cell)
                 finish_batch(bound, None, exc, batch, ids, span, token, start)
                 raise
-            CURRENT.reset(current)
-            LAST.set(ids)
+            leave(cell)
             finish_batch(bound, result, None, batch, ids, span, token, start, args, kwargs)
             return result
 
@@ -142,17 +153,15 @@ def _wrap_batch(fn: Callable[..., Any], mon: _Monitor) -> Callable[..., Any]:
         if bound is None:
             return fn(*args, **kwargs)
         batch, ids = batch_ids(bound, args, kwargs)
-        current = CURRENT.set(ids)
+        cell = enter(ids)
         span, token, start = bound.start()
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            CURRENT.reset(current)
-            LAST.set(ids)
+            leave(cell)
             finish_batch(bound, None, exc, batch, ids, span, token, start)
             raise
-        CURRENT.reset(current)
-        LAST.set(ids)
+        leave(cell)
         finish_batch(bound, result, None, batch, ids, span, token, start, args, kwargs)
         return result
 

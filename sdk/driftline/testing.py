@@ -13,6 +13,7 @@ record sink instead of the sidecar; the previous runtime is restored on exit.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from . import _runtime
 from ._config import resolve_settings
+from ._ids import format_id
 
 __all__ = ["CapturedRecord", "RecordedOutcome", "RecordingSink", "Telemetry", "capture_telemetry"]
 
@@ -86,6 +88,30 @@ class RecordingSink:
             CapturedRecord(
                 model, version, role, prediction_id, timestamp, trace_id, features, predictions
             )
+        )
+
+    def submit_call(
+        self,
+        model: str,
+        version: str,
+        role: str,
+        number: int,
+        start: float,
+        trace_id: str | None,
+        features: Mapping[str, object],
+        predictions: Mapping[str, object],
+    ) -> None:
+        """Keep one record, its id and timestamp formatted as the shipper would."""
+        timestamp = time.time() - (time.perf_counter() - start)
+        self.submit_row(
+            model,
+            version,
+            role,
+            format_id(number, start),
+            timestamp,
+            trace_id,
+            features,
+            predictions,
         )
 
     def submit_columns(

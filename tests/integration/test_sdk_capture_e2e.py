@@ -7,6 +7,7 @@ trace ids can be matched with the spans that were exported.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import driftline
@@ -139,3 +140,23 @@ def test_sent_records_are_counted(sink: HttpSink, registry: CollectorRegistry) -
         registry.get_sample_value("driftline_capture_records_enqueued_total"),
         registry.get_sample_value("driftline_capture_records_sent_total"),
     ) == (4.0, 4.0)
+
+
+def test_untraced_calls_arrive_with_their_ids_and_start_times(sink: HttpSink) -> None:
+    """Without tracing, ids formatted by the shipper match last_prediction_id() and each
+    record's timestamp is the wall-clock time its call started."""
+    driftline.configure(
+        service_name=SERVICE,
+        sidecar_url=sink.url,
+        registry=CollectorRegistry(),
+        capture_flush_interval=0.1,
+    )
+    starts, ids = [], []
+    for i in range(5):
+        starts.append(time.time())
+        predict({"tenure": float(i), "plan": "pro"})
+        ids.append(driftline.last_prediction_id())
+    assert driftline.flush(5.0)
+    assert sink.wait_for_ids(5) == ids
+    timestamps = [t for r in sink.accepted() for b in r.body["batches"] for t in b["timestamps"]]
+    assert timestamps == pytest.approx(starts, abs=0.05)

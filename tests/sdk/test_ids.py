@@ -8,6 +8,7 @@ import time
 import uuid
 
 import driftline
+from driftline import _ids
 from driftline._ids import new_id, new_ids
 from driftline.testing import Telemetry
 
@@ -102,3 +103,19 @@ def test_nested_calls_restore_the_outer_id(telemetry: Telemetry) -> None:
 
     outer({"x": 1.0})
     assert seen[0] == seen[1] == driftline.last_prediction_id()
+
+
+def test_an_id_formatted_later_is_the_same_id() -> None:
+    """format_id gives the same id for the same (number, start) whenever it is called."""
+    number, start = next(_ids.numbers), time.perf_counter()
+    first = _ids.format_id(number, start)
+    new_id()
+    assert _ids.format_id(number, start) == first
+
+
+def test_a_formatted_id_sorts_between_ids_made_before_and_after() -> None:
+    """An id made from a number and a clock reading orders with new_id() by when it was taken."""
+    before = new_id()
+    number, start = next(_ids.numbers), time.perf_counter()
+    after = new_id()
+    assert before < _ids.format_id(number, start) < after

@@ -1,4 +1,4 @@
-"""Prediction ids: the lock-free sequence behind them, its layout and its restart."""
+"""Prediction ids: the lock-free sequence behind them, its layout and its wrap."""
 
 from __future__ import annotations
 
@@ -22,10 +22,9 @@ def test_sequence_is_the_last_48_bits() -> None:
     assert second - first == 1
 
 
-def test_exhausted_sequence_restarts_and_keeps_the_order(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exhausted_sequence_wraps_and_keeps_the_order(monkeypatch: pytest.MonkeyPatch) -> None:
     """When the sequence passes 2**48 - 1, later ids are still valid UUIDv7 and still larger."""
-    monkeypatch.setattr(_ids, "_anchor_ms", _ids._anchor_ms)  # restored after the test
-    monkeypatch.setattr(_ids, "_sequence", itertools.count(_ids._SEQUENCE_MAX - 1))
+    monkeypatch.setattr(_ids, "numbers", itertools.count(_ids._SEQUENCE_MAX - 1))
     ids = [new_id() for _ in range(4)] + new_ids(3)
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)

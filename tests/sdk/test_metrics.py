@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import threading
 
 import driftline
+import pytest
+from driftline._metrics import FOLD_AT
 from driftline.testing import Telemetry, capture_telemetry
 from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.exposition import generate_latest
@@ -157,3 +160,65 @@ def test_telemetry_errors_start_at_zero(registry: CollectorRegistry) -> None:
         for s in ("trace", "log", "metric", "capture")
     ]
     assert values == [0, 0, 0, 0]
+
+
+def test_pending_plain_calls_are_all_counted_at_scrape(telemetry: Telemetry) -> None:
+    """Float predictions counted without a lock all show at the next scrape, fold or not."""
+    values = [0.05 * (i % 21) for i in range(FOLD_AT + 7)]  # one fold, then 7 left pending
+
+    @driftline.monitor(model="m", version="1")
+    def predict(features: dict[str, float]) -> float:
+        return values[int(features["i"])]
+
+    for i in range(len(values)):
+        predict({"i": float(i)})
+    labels = {**LABELS, "output": "value"}
+    assert telemetry.metric("driftline_requests_total", outcome="success", **LABELS) == len(values)
+    assert telemetry.metric("driftline_prediction_rows_total", **LABELS) == len(values)
+    assert telemetry.metric("driftline_request_duration_seconds_count", **LABELS) == len(values)
+    assert telemetry.metric("driftline_prediction_value_bucket", le="0.5", **labels) == sum(
+        v <= 0.5 for v in values
+    )
+    assert telemetry.metric("driftline_prediction_value_sum", **labels) == pytest.approx(
+        sum(values)
+    )
+
+
+def test_a_nan_prediction_is_counted_as_a_call_but_not_a_value(telemetry: Telemetry) -> None:
+    """A NaN float prediction counts as a request and has no bucket in the value histogram."""
+
+    @driftline.monitor(model="m", version="1")
+    def predict(features: dict[str, float]) -> float:
+        return features["p"]
+
+    predict({"p": float("nan")})
+    predict({"p": 0.25})
+    labels = {**LABELS, "output": "value"}
+    assert telemetry.metric("driftline_requests_total", outcome="success", **LABELS) == 2
+    assert telemetry.metric("driftline_prediction_value_count", **labels) == 1
+
+
+def test_threads_appending_while_folding_lose_nothing(registry: CollectorRegistry) -> None:
+    """8 threads making plain calls across many folds add up to exactly the calls they made."""
+    _configure(registry)
+
+    @driftline.monitor(model="m", version="1")
+    def predict(features: dict[str, float]) -> float:
+        return 0.5
+
+    def work() -> None:
+        for _ in range(3 * FOLD_AT):
+            predict({"x": 1.0})
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    expected = 8 * 3 * FOLD_AT
+    labels = {**LABELS, "output": "value"}
+    assert (
+        registry.get_sample_value("driftline_requests_total", {**LABELS, "outcome": "success"})
+        == expected
+    )
+    assert registry.get_sample_value("driftline_prediction_value_count", labels) == expected

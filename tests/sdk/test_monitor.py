@@ -374,6 +374,8 @@ def test_telemetry_failure_never_reaches_the_caller() -> None:
         def submit_row(self, *args: object) -> None:
             raise OSError("disk on fire")
 
+        submit_call = submit_row
+
     @driftline.monitor(model="m", version="1")
     def predict(features: dict[str, float]) -> float:
         return 0.5

@@ -5,10 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import time
 from typing import Any
 
 import numpy as np
-from driftline._wire import GZIP_THRESHOLD, ROW, Body, Entry, encode, split_entry
+import pytest
+from driftline import _ids
+from driftline._wire import CALL, GZIP_THRESHOLD, ROW, Body, Entry, encode, split_entry
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -324,3 +327,20 @@ def test_float_and_string_columns_round_trip_through_json(
 
     assert batch["features"] == {"f": [expected_cell(v) for v in floats], "s": labels[:n]}
     assert batch["predictions"] == {"value": list(range(n))}
+
+
+def test_a_call_entry_gets_its_id_and_wall_clock_timestamp_on_encoding() -> None:
+    """A call entry is encoded with format_id(number, start) and start's time on the wall clock."""
+    number, start = next(_ids.numbers), time.perf_counter()
+    wall = time.time()
+    entry: Entry = (CALL, "churn", "2.3.0", "champion", number, start, None, {"x": 1}, {"v": 2})
+    batch = only_batch(encode("svc", [entry], sent_at=wall))
+    assert batch["ids"] == [_ids.format_id(number, start)]
+    assert batch["timestamps"][0] == pytest.approx(wall, abs=0.05)
+
+
+def test_a_call_entry_without_an_int_number_is_an_encode_error() -> None:
+    """A call entry whose id number is not an int is dropped and counted, the rest kept."""
+    bad: Entry = (CALL, "churn", "2.3.0", "champion", "x", 1.0, None, {"x": 1}, {"v": 2})
+    body = encode("svc", [bad, row("r1", {"x": 1})], sent_at=1.0)
+    assert (body.records, body.encode_errors, only_batch(body)["ids"]) == (1, 1, ["r1"])
