@@ -227,11 +227,12 @@ async def _answer(
 
 async def _payload(
     request: Request, config: SidecarConfig, service: SidecarService
-) -> bytes | None:
-    """The inflated body after the checks both POST endpoints share; None while not ready.
+) -> tuple[bytes, str] | None:
+    """The body as sent and its encoding, after the checks both POST endpoints share.
 
-    In order: the token (401), media type and encoding (415), readiness, size (413) and
-    gzip (400, or 413 inflated); each refusal raises IngestError.
+    None while not ready. In order: the token (401), media type and encoding (415),
+    readiness and size (413); each refusal raises IngestError. The caller inflates the
+    body with `ingest.decompress` on its worker thread (400, or 413 inflated).
     """
     _authorize(request, config.token)
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -242,11 +243,7 @@ async def _payload(
         raise ingest.IngestError(415, "Content-Encoding", "only gzip or identity is accepted")
     if not service.ready:
         return None
-    raw = await _read_body(request, config.max_body_bytes)
-    if encoding != "gzip":
-        return raw
-    # zlib releases the GIL: inflating on a worker thread lets the loop serve other requests.
-    return await run_in_threadpool(ingest.decompress, raw, encoding, config.max_body_bytes)
+    return await _read_body(request, config.max_body_bytes), encoding
 
 
 def _not_ready() -> JSONResponse:
@@ -257,14 +254,16 @@ async def _ingest(request: Request, config: SidecarConfig, service: SidecarServi
     payload = await _payload(request, config, service)
     if payload is None:
         return _not_ready()
-    # Decoding and windowing are CPU work on every record: off the event loop, so
-    # /healthz, /readyz and /metrics keep answering while a large body is processed.
-    return await run_in_threadpool(_accept, payload, config, service)
+    # Inflating, decoding and windowing are CPU work on every record: off the event loop
+    # in one trip to a worker thread, so /healthz, /readyz and /metrics keep answering
+    # while a large body is processed.
+    return await run_in_threadpool(_accept, *payload, config, service)
 
 
-def _accept(payload: bytes, config: SidecarConfig, service: SidecarService) -> Response:
-    """Decode a records body, window its valid batches, and answer 202 or the first error."""
+def _accept(raw: bytes, encoding: str, config: SidecarConfig, service: SidecarService) -> Response:
+    """Inflate and decode a records body, window its valid batches; answer 202 or an error."""
     metrics = service.metrics
+    payload = ingest.decompress(raw, encoding, config.max_body_bytes)
     body = ingest.decode(payload, config.limits, service.kind)
     accepted = 0
     errors = list(body.errors)
@@ -294,11 +293,14 @@ async def _outcomes(request: Request, config: SidecarConfig, service: SidecarSer
     payload = await _payload(request, config, service)
     if payload is None:
         return _not_ready()
-    return await run_in_threadpool(_join_outcomes, payload, config, service)
+    return await run_in_threadpool(_join_outcomes, *payload, config, service)
 
 
-def _join_outcomes(payload: bytes, config: SidecarConfig, service: SidecarService) -> Response:
-    """Decode an outcomes body and join it to the stored predictions; answer 202."""
+def _join_outcomes(
+    raw: bytes, encoding: str, config: SidecarConfig, service: SidecarService
+) -> Response:
+    """Inflate and decode an outcomes body, join it to the stored predictions; answer 202."""
+    payload = ingest.decompress(raw, encoding, config.max_body_bytes)
     body = decode_outcomes(payload, config.limits)
     counts = service.record_outcomes(body)
     return JSONResponse({"accepted": len(body.ids), **counts}, status_code=202)

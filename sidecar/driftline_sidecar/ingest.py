@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 import orjson
+from isal import isal_zlib
 
 from driftline_sidecar.config import Limits
 from driftline_sidecar.profile import category_label
@@ -47,6 +47,9 @@ _MAX_SHOWN_NAME = 64
 _OVERFLOW = "number is infinity"
 _LABEL_TYPES = frozenset({str, type(None)})
 _NUMBER_TYPES = frozenset({int, float})
+_GZIP_MAGIC = b"\x1f\x8b"
+_GzipError = cast("type[Exception]", isal_zlib.error)
+"""isal's stubs declare its error as an instance: it is the class ``IsalError``."""
 
 
 class IngestError(Exception):
@@ -117,11 +120,14 @@ def decompress(body: bytes, encoding: str, max_bytes: int) -> bytes:
         return body
     if encoding != "gzip":
         raise IngestError(415, "Content-Encoding", "only gzip or identity is accepted")
-    inflater = zlib.decompressobj(wbits=31)
+    if not body.startswith(_GZIP_MAGIC):
+        raise IngestError(400, "body", "not valid gzip: no gzip header")
+    # ISA-L inflates 2-3x faster than zlib, and also releases the GIL while it works.
+    inflater = isal_zlib.decompressobj(wbits=31)
     try:
         # max_length bounds the output, so a zip bomb costs at most max_bytes + 1 of memory.
         data = inflater.decompress(body, max_bytes + 1)
-    except zlib.error as exc:
+    except _GzipError as exc:
         raise IngestError(400, "body", f"not valid gzip: {exc}") from None
     if len(data) > max_bytes:
         raise IngestError(413, "body", f"the decompressed body is over {max_bytes} bytes")
@@ -217,7 +223,7 @@ def _batch(index: int, raw: Any, limits: Limits, kinds: KindLookup) -> DecodedBa
     if type(ids) is not list:
         raise IngestError(400, f"{path}.ids", _missing_or_type(ids, "an array", "ids" in raw))
     n = len(ids)
-    if n and set(map(type, ids)) != {str}:
+    if not _all_strings(ids):
         bad = next(i for i, item in enumerate(ids) if type(item) is not str)
         raise IngestError(400, f"{path}.ids[{bad}]", "expected a string")
     timestamps = _timestamps(raw, path, n)
@@ -346,15 +352,21 @@ def _infer(values: list[Any]) -> Kind:
 
 
 def _numeric(values: list[Any], field: str) -> Column:
-    # numpy would parse strings ("1.5", "nan", " inf"): a column with a string takes the loop,
-    # where only the protocol's three tokens are numbers and any other string is a mismatch.
-    if str not in set(map(type, values)):
-        try:
+    # numpy would parse strings ("1.5", "nan", " inf") into a float array, so only a column
+    # numpy itself finds all numbers (or booleans) is converted in one go: one C pass finds
+    # the type and converts. A null makes the type object, so the check for strings runs;
+    # a column with a string takes the loop, where only the protocol's three tokens are
+    # numbers and any other string is a mismatch.
+    try:
+        array = np.array(values)
+        if array.ndim == 1 and array.dtype.kind in "fiub":
+            return Column("numeric", array.astype(np.float64, copy=False))
+        if str not in set(map(type, values)):
             array = np.array(values, dtype=np.float64)
             if array.ndim == 1:
                 return Column("numeric", array)
-        except (ValueError, TypeError, OverflowError):
-            pass
+    except (ValueError, TypeError, OverflowError):
+        pass
     array = np.empty(len(values), dtype=np.float64)
     mismatch = np.zeros(len(values), dtype=np.bool_)
     for i, value in enumerate(values):
@@ -377,6 +389,15 @@ def _numeric(values: list[Any], field: str) -> Column:
     return Column("numeric", array, mismatch if bool(mismatch.any()) else None)
 
 
+def _all_strings(values: list[Any]) -> bool:
+    """Whether every value is a str: ``str.join`` checks the types in C, 4x faster than a set."""
+    try:
+        "".join(values)
+    except TypeError:
+        return False
+    return True
+
+
 def _to_float(value: float) -> float:
     try:
         return float(value)
@@ -386,7 +407,7 @@ def _to_float(value: float) -> float:
 
 def _categorical(values: list[Any], field: str) -> Column:
     array = np.empty(len(values), dtype=object)
-    if set(map(type, values)) <= _LABEL_TYPES:
+    if _all_strings(values) or set(map(type, values)) <= _LABEL_TYPES:
         array[:] = values
         return Column("categorical", array)
     array[:] = [
