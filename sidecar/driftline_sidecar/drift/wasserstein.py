@@ -26,8 +26,8 @@ from ._types import FloatArray, IntArray, Method, MethodResult
 
 __all__ = ["METHOD", "score", "wasserstein_sorted"]
 
-PAIRINGS_CACHED = 16
-"""Pairings kept for reuse, one per pair of (sample size, window size)."""
+PAIRINGS_CACHED = 8
+"""Pairings kept for reuse, one per (sample size, window size): 16 bytes per value each."""
 
 
 @dataclass(frozen=True)
@@ -53,25 +53,35 @@ class _Pairing:
 def _pairing(n1: int, n2: int) -> _Pairing:
     g = math.gcd(n1, n2)
     p, q = n2 // g, n1 // g
-    sample_steps = np.arange(1, n1 + 1, dtype=np.int64) * p
-    window_index = (sample_steps - 1) // q  # the window's step just before, as its index
-    sample_weight = sample_steps - np.maximum(sample_steps - p, window_index * q)
-    window_steps = np.arange(1, n2 + 1, dtype=np.int64) * q
-    sample_index = (window_steps - 1) // p
-    window_weight = window_steps - np.maximum(window_steps - q, sample_index * p)
-    window_weight[window_steps % p == 0] = 0
-    pairing = _Pairing(
-        window_index=window_index,
-        sample_weight=sample_weight.astype(np.float64),
-        sample_index=sample_index,
-        window_weight=window_weight.astype(np.float64),
-        scale=float(n1 // g * n2),
-    )
-    for array in (pairing.window_index, pairing.sample_weight):
-        array.flags.writeable = False
-    for array in (pairing.sample_index, pairing.window_weight):
+    window_index, sample_weight = _side(n1, p, q)
+    np.minimum(sample_weight, p, out=sample_weight)
+    sample_index, window_weight = _side(n2, q, p)
+    window_weight[window_weight == p] = 0.0  # a step both sides share: counted on the sample side
+    np.minimum(window_weight, q, out=window_weight)
+    pairing = _Pairing(window_index, sample_weight, sample_index, window_weight, float(q * n2))
+    for array in (window_index, sample_weight, sample_index, window_weight):
         array.flags.writeable = False
     return pairing
+
+
+def _side(n: int, step: int, other_step: int) -> tuple[IntArray, FloatArray]:
+    """For each step ``k·step`` (k = 1..n) of one side: the other side's index there, and how far
+    back the other side's previous step is.
+
+    The index ``floor((k·step - 1) / other_step)`` counts the other side's steps strictly
+    before ``k·step``; the distance back to the last of them is in ``(0, other_step]``, and
+    ``other_step`` exactly when both sides step at ``k·step``. Float arithmetic is exact here:
+    every value is an integer below 2**53, and a quotient ``m / other_step`` that is not an
+    integer lies at least ``1 / other_step`` from one, more than its rounding error.
+    """
+    steps = np.arange(1, n + 1, dtype=np.float64)
+    steps *= step
+    index = np.subtract(steps, 1.0)
+    index /= other_step
+    np.floor(index, out=index)
+    gap = np.multiply(index, other_step)
+    np.subtract(steps, gap, out=gap)  # the distance back to the other side's previous step
+    return index.astype(np.int64), gap
 
 
 def wasserstein_sorted(sample: FloatArray, window: FloatArray, scratch: Scratch) -> float:
