@@ -240,7 +240,7 @@ class ShadowRunner:
         try:
             worker.start()  # a (re)start is not the challenger's time
         except Exception as error:
-            job.stats.finish("error", 0.0)
+            job.stats.not_started()
             self._warn_process(job, error)
             return
         run = _Run(time.monotonic() + self.shadow.timeout, job.stats)

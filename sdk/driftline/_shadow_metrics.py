@@ -70,6 +70,11 @@ class ShadowStats:
         with self.lock:
             self.counts["timeout"] += 1
 
+    def not_started(self) -> None:
+        """Count as ``error`` a call whose challenger could not be started (nothing to time)."""
+        with self.lock:
+            self.counts["error"] += 1
+
     def snapshot(self) -> tuple[dict[str, int], dict[str, int], list[int], float]:
         """Return (counts by outcome, skips by reason, duration bucket counts, duration sum)."""
         with self.lock:

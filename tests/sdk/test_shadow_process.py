@@ -89,6 +89,20 @@ def scheduler_challenger(features: dict[str, float]) -> int:
     return os.sched_getscheduler(0)
 
 
+def _refuse_to_load() -> None:
+    raise RuntimeError("this challenger cannot be loaded")
+
+
+class UnloadableChallenger:
+    """A challenger that pickles but raises when a child process unpickles it."""
+
+    def __call__(self, features: dict[str, float]) -> float:
+        return 0.9
+
+    def __reduce__(self) -> tuple[Callable[[], None], tuple[()]]:
+        return _refuse_to_load, ()
+
+
 async def async_challenger(features: dict[str, float]) -> float:
     """An async challenger: it awaits, then returns 0.9."""
     await asyncio.sleep(0.001)
@@ -187,6 +201,19 @@ def test_a_process_that_dies_counts_as_error_and_is_replaced(telemetry: Telemetr
     assert driftline.flush(30.0)
 
     assert (shadow_calls(telemetry, "error"), shadow_calls(telemetry, "success")) == (1, 1)
+
+
+def test_a_challenger_process_that_cannot_start_counts_as_error(telemetry: Telemetry) -> None:
+    """A child that dies before it is ready counts the call as an error, with no duration."""
+    predict = driftline.monitor(**CHAMPION, shadow=process_shadow(UnloadableChallenger()))(champion)
+
+    assert predict({"x": 1.0}) == 0.5
+    assert driftline.flush(30.0)
+
+    assert [
+        shadow_calls(telemetry, "error"),
+        telemetry.metric("driftline_shadow_duration_seconds_count", **LABELS),
+    ] == [1, 0]
 
 
 def test_unpicklable_arguments_count_as_error(telemetry: Telemetry) -> None:
