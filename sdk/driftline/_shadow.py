@@ -1,8 +1,9 @@
 """Shadow mode: run a challenger on a sample of calls, off the caller's thread, with a bound.
 
-The champion's thread only pops a free-slot token from a deque and puts the job
-on a ``queue.SimpleQueue`` (both atomic C operations: no lock, never blocking).
-When no token is left the call is skipped and counted. ``workers`` daemon
+The champion's thread only reads the CPU budget's resume time, pops a
+free-slot token from a deque and puts the job on a ``queue.SimpleQueue`` (both
+atomic C operations: no lock, never blocking). When the budget is spent or no
+token is left the call is skipped and counted. ``workers`` daemon
 threads named ``driftline-shadow`` run the challenger; an ``async def``
 challenger runs on a private event loop thread (``driftline-shadow-loop``).
 
@@ -183,7 +184,7 @@ class ShadowRunner:
     # -- the champion's side: O(1), never blocks, never raises ----------------------------------
 
     def submit(self, job: ShadowJob) -> None:
-        """Queue a challenger call, or count it ``skipped`` when the bound is reached."""
+        """Queue a challenger call, or count it ``skipped`` (bound reached or CPU budget spent)."""
         if not self._started:
             self._start()
         budget = self._budget
