@@ -2,26 +2,42 @@
 
 One process calls a ``@driftline.monitor`` model (a small numpy network, calibrated to
 about 300 µs a call) with capture on, shipping to a real ``driftline sidecar`` process.
-Each cycle has three phases of equal length: the sidecar healthy, then hung (SIGSTOP: the
-port still accepts connections, nothing answers, POSTs time out), then down (SIGKILL:
-connections are refused). A new sidecar on the same port starts the next cycle. Calls of
-the bare model alternate with the decorated ones, so every phase also shows how noisy the
-machine was. Reported: p50 and p99 of the decorated call per phase, and their ratios to
-the healthy phase (target: within 5 %).
+Three phases: the sidecar healthy; hung (SIGSTOP: the port still accepts connections,
+nothing answers, POSTs time out); down (SIGKILL: connections are refused). They run in
+several short cycles whose order rotates (healthy-hung-down, hung-down-healthy,
+down-healthy-hung), so a slow drift of the shared machine weighs on every phase alike.
+Untimed between phases: a fresh sidecar is started where the next phase needs one, and
+before a healthy phase the previous backlog is flushed.
 
-    .venv/bin/python benchmarks/fault_path.py            # 3 cycles of 3 x 10 s
-    .venv/bin/python benchmarks/fault_path.py --quick    # 1 cycle of 3 x 4 s
+Calls of the bare model alternate with the decorated ones. Both are timed, and around
+each call ``getrusage(RUSAGE_THREAD)`` says whether the kernel took the CPU away from
+the calling thread (an involuntary context switch: another process ran) or the thread
+blocked (a voluntary one: with no I/O in the model, that is waiting for the GIL, which
+the shipper thread held). With ``--pin`` (the default on 2+ cores) the calling thread
+runs on CPU 0, the shipper thread and the sidecar process on CPU 1, so the sidecar's
+work and the shipper's compression cannot take the caller's core; other processes of
+the machine still can. Reported per phase: p50 and p99 of the decorated call, their
+ratios to the healthy phase (target: within 5 %), the bare model's, the share of calls
+preempted or blocked, and the CPU the shipper thread and the sidecar used.
+
+    .venv/bin/python benchmarks/fault_path.py            # 6 cycles of 3 x 8 s, pinned
+    .venv/bin/python benchmarks/fault_path.py --no-pin   # every thread on every core
+    .venv/bin/python benchmarks/fault_path.py --quick    # 3 cycles of 3 x 3 s, not written
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import resource
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +50,8 @@ NUMERIC = 10
 WIDTH = 64
 TARGET_S = 300e-6
 MODEL, VERSION = "fault", "1"
+CALLER_CPU, BACKGROUND_CPU = 0, 1
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _write_config(directory: Path, port: int) -> None:
@@ -75,29 +93,63 @@ def _calibrate(rows: list[dict[str, float]]) -> int:
         layers = wanted
 
 
+@dataclass
+class Calls:
+    """Every timed call of one kind in one phase: seconds, and the thread's context switches."""
+
+    seconds: list[float] = field(default_factory=list)
+    preempted: list[bool] = field(default_factory=list)
+    """The kernel ran something else on the thread's CPU during the call (involuntary switch)."""
+    blocked: list[bool] = field(default_factory=list)
+    """The thread slept during the call (voluntary switch): here, waiting for the GIL."""
+
+    def extend(self, other: Calls) -> None:
+        self.seconds += other.seconds
+        self.preempted += other.preempted
+        self.blocked += other.blocked
+
+    def pct(self, q: float, *, unpreempted: bool = False) -> float:
+        values = np.asarray(self.seconds)
+        if unpreempted:
+            values = values[~np.asarray(self.preempted)]
+        return float(np.percentile(values, q))
+
+    def share(self, flags: list[bool]) -> float:
+        return float(np.mean(flags)) if flags else 0.0
+
+
 def _phase(
     decorated: Callable[[dict[str, float]], float],
     bare: Callable[[dict[str, float]], float],
     rows: list[dict[str, float]],
     seconds: float,
-) -> tuple[list[float], list[float]]:
-    """Alternate bare and decorated calls for ``seconds``; return both lists of call times."""
-    timed: list[float] = []
-    reference: list[float] = []
+) -> tuple[Calls, Calls]:
+    """Alternate bare and decorated calls for ``seconds``; return (decorated, bare)."""
+    dec, ref = Calls(), Calls()
+    usage, me = resource.getrusage, resource.RUSAGE_THREAD
     clock = time.perf_counter
     end = clock() + seconds
     i = 0
+    u0 = usage(me)
     while clock() < end:
         row = rows[i % len(rows)]
         started = clock()
         bare(row)
         middle = clock()
+        u1 = usage(me)
+        resumed = clock()
         decorated(row)
         stopped = clock()
-        reference.append(middle - started)
-        timed.append(stopped - middle)
+        u2 = usage(me)
+        ref.seconds.append(middle - started)
+        ref.preempted.append(u1.ru_nivcsw != u0.ru_nivcsw)
+        ref.blocked.append(u1.ru_nvcsw != u0.ru_nvcsw)
+        dec.seconds.append(stopped - resumed)
+        dec.preempted.append(u2.ru_nivcsw != u1.ru_nivcsw)
+        dec.blocked.append(u2.ru_nvcsw != u1.ru_nvcsw)
+        u0 = u2
         i += 1
-    return timed, reference
+    return dec, ref
 
 
 def _counters(registry: Any) -> dict[str, float]:
@@ -114,15 +166,78 @@ def _counters(registry: Any) -> dict[str, float]:
     return counts
 
 
+def _cpu_seconds(pid: int | None, tid: int | None = None) -> float:
+    """CPU time (user + system) of a process (all its threads) or of one thread of it."""
+    if pid is None:
+        return 0.0
+    path = f"/proc/{pid}/task/{tid}/stat" if tid is not None else f"/proc/{pid}/stat"
+    try:
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+@contextlib.contextmanager
+def _on_cpu(cpu: int | None) -> Iterator[None]:
+    """Run the calling thread on ``cpu`` meanwhile; threads and processes started inherit it."""
+    if cpu is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _shipper() -> threading.Thread:
+    return next(t for t in threading.enumerate() if t.name == "driftline-shipper")
+
+
+class _Sidecar:
+    """The sidecar's state between phases: running, hung or down, started on the pinned CPU."""
+
+    def __init__(self, process: SidecarProcess, cpu: int | None) -> None:
+        self.process, self.cpu, self.state = process, cpu, "down"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.proc.pid if self.process.proc is not None else None
+
+    def enter(self, phase: str, flush: Callable[[], object]) -> None:
+        """Bring the sidecar to ``phase``, untimed: start and flush, SIGSTOP or SIGKILL."""
+        if phase == "down":
+            self.process.kill()
+        elif self.state != "healthy":
+            self.process.kill()
+            with _on_cpu(self.cpu):
+                self.process.start()
+            flush()
+        if phase == "hung":
+            self.process.hang()
+        self.state = phase
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 cycle of 3 x 4 s")
-    parser.add_argument("--cycles", type=int, default=None, help="default 3 (quick 1)")
-    parser.add_argument("--phase-seconds", type=float, default=None, help="default 10 (quick 4)")
+    parser.add_argument("--quick", action="store_true", help="3 cycles of 3 x 3 s, not written")
+    parser.add_argument("--cycles", type=int, default=None, help="default 6 (quick 3)")
+    parser.add_argument("--phase-seconds", type=float, default=None, help="default 8 (quick 3)")
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=(os.cpu_count() or 1) >= 2,
+        help="caller on CPU 0, shipper and sidecar on CPU 1 (default on 2+ cores)",
+    )
+    parser.add_argument("--output", default="fault_path", help="results name or .md path")
     args = parser.parse_args(argv)
     quick = is_quick()
-    cycles = args.cycles or (1 if quick else 3)
-    phase_seconds = args.phase_seconds or (4.0 if quick else 10.0)
+    cycles = args.cycles or (3 if quick else 6)
+    phase_seconds = args.phase_seconds or (3.0 if quick else 8.0)
+    caller_cpu = CALLER_CPU if args.pin else None
+    background_cpu = BACKGROUND_CPU if args.pin else None
 
     import driftline
     from prometheus_client import CollectorRegistry
@@ -131,12 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = [
         {f"x{i}": float(v) for i, v in enumerate(rng.normal(0, 1, NUMERIC))} for _ in range(256)
     ]
-    layers = _calibrate(rows)
-    bare = _make_model(layers)
     load_start = os.getloadavg()
-    timed: dict[str, list[float]] = defaultdict(list)
-    reference: dict[str, list[float]] = defaultdict(list)
+    affinity = os.sched_getaffinity(0)
+    timed: dict[str, Calls] = defaultdict(Calls)
+    reference: dict[str, Calls] = defaultdict(Calls)
     deltas: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    per_cycle: dict[str, list[tuple[float, float]]] = defaultdict(list)
     with (
         open(os.devnull, "w") as devnull,
         tempfile.TemporaryDirectory(prefix="driftline-fault-") as tmp,
@@ -144,60 +259,82 @@ def main(argv: Sequence[str] | None = None) -> int:
         directory = Path(tmp)
         port = free_port()
         _write_config(directory, port)
-        sidecar = SidecarProcess(directory, port)
+        sidecar = _Sidecar(SidecarProcess(directory, port), background_cpu)
         registry = CollectorRegistry()
         try:
-            driftline.configure(
-                service_name="fault-bench",
-                sidecar_url=f"http://127.0.0.1:{port}",
-                registry=registry,
-                log_output=devnull,
-            )
+            with _on_cpu(background_cpu):  # the shipper thread starts here and keeps this CPU
+                driftline.configure(
+                    service_name="fault-bench",
+                    sidecar_url=f"http://127.0.0.1:{port}",
+                    registry=registry,
+                    log_output=devnull,
+                )
+            if caller_cpu is not None:
+                os.sched_setaffinity(0, {caller_cpu})
+            shipper_tid = _shipper().native_id
+            layers = _calibrate(rows)
+            bare = _make_model(layers)
             decorated = driftline.monitor(model=MODEL, version=VERSION)(bare)
             for cycle in range(cycles):
-                sidecar.start()
-                driftline.flush(timeout=30.0)  # the previous cycle's backlog, untimed
-                _phase(decorated, bare, rows, 1.0)  # warm-up, untimed
-                for phase in PHASES:
-                    if phase == "hung":
-                        sidecar.hang()
-                    elif phase == "down":
-                        sidecar.kill()
+                order = PHASES[cycle % 3 :] + PHASES[: cycle % 3]
+                for phase in order:
+                    sidecar.enter(phase, lambda: driftline.flush(timeout=30.0))
+                    if phase == "healthy":
+                        _phase(decorated, bare, rows, 0.5)  # warm-up, untimed
                     before = _counters(registry)
-                    t, r = _phase(decorated, bare, rows, phase_seconds)
+                    cpu_before = (
+                        _cpu_seconds(os.getpid(), shipper_tid),
+                        _cpu_seconds(sidecar.pid),
+                    )
+                    dec, ref = _phase(decorated, bare, rows, phase_seconds)
+                    cpu_after = (
+                        _cpu_seconds(os.getpid(), shipper_tid),
+                        _cpu_seconds(sidecar.pid),
+                    )
                     after = _counters(registry)
-                    timed[phase] += t
-                    reference[phase] += r
+                    timed[phase].extend(dec)
+                    reference[phase].extend(ref)
+                    per_cycle[phase].append((dec.pct(50), dec.pct(99)))
                     for key in after:
                         deltas[phase][key] += after[key] - before[key]
+                    deltas[phase]["shipper_cpu"] += cpu_after[0] - cpu_before[0]
+                    deltas[phase]["sidecar_cpu"] += max(0.0, cpu_after[1] - cpu_before[1])
                     print(
-                        f"cycle {cycle + 1} {phase:7s}: {len(t):6,} calls, decorated p50 "
-                        f"{fmt_seconds(float(np.percentile(t, 50)))} p99 "
-                        f"{fmt_seconds(float(np.percentile(t, 99)))}",
+                        f"cycle {cycle + 1} {phase:7s}: {len(dec.seconds):6,} calls, decorated "
+                        f"p50 {fmt_seconds(dec.pct(50))} p99 {fmt_seconds(dec.pct(99))}, bare "
+                        f"p50 {fmt_seconds(ref.pct(50))} p99 {fmt_seconds(ref.pct(99))}, "
+                        f"preempted {dec.share(dec.preempted):.1%}, "
+                        f"blocked {dec.share(dec.blocked):.2%}, load {os.getloadavg()[0]:.2f}",
                         flush=True,
                     )
         finally:
-            sidecar.stop()
+            sidecar.process.stop()
             driftline.shutdown(timeout=1.0)
+            os.sched_setaffinity(0, affinity)
     load_end = os.getloadavg()
+    total_seconds = cycles * phase_seconds
 
-    p50 = {phase: float(np.percentile(timed[phase], 50)) for phase in PHASES}
-    p99 = {phase: float(np.percentile(timed[phase], 99)) for phase in PHASES}
+    healthy = timed["healthy"]
     rows_out = []
     for phase in PHASES:
-        d = deltas[phase]
+        dec, ref, d = timed[phase], reference[phase], deltas[phase]
         drops = {k: int(d[k]) for k in ("queue_full", "retries_exhausted") if d[k]}
         rows_out.append(
             [
                 phase,
-                f"{len(timed[phase]):,}",
-                fmt_seconds(p50[phase]),
-                fmt_seconds(p99[phase]),
-                f"{p50[phase] / p50['healthy']:.3f}",
-                f"{p99[phase] / p99['healthy']:.3f}",
-                f"{p50[phase] / float(np.percentile(reference[phase], 50)):.3f}",
-                f"{fmt_seconds(float(np.percentile(reference[phase], 50)))} / "
-                f"{fmt_seconds(float(np.percentile(reference[phase], 99)))}",
+                f"{len(dec.seconds):,}",
+                fmt_seconds(dec.pct(50)),
+                fmt_seconds(dec.pct(99)),
+                f"{dec.pct(50) / healthy.pct(50):.3f}",
+                f"{dec.pct(99) / healthy.pct(99):.3f}",
+                f"{fmt_seconds(ref.pct(50))} / {fmt_seconds(ref.pct(99))}",
+                f"{dec.pct(50) / ref.pct(50):.3f} / {dec.pct(99) / ref.pct(99):.3f}",
+                f"{dec.share(dec.preempted):.1%} / {ref.share(ref.preempted):.1%}",
+                f"{dec.pct(50, unpreempted=True) / healthy.pct(50, unpreempted=True):.3f} / "
+                f"{dec.pct(99, unpreempted=True) / healthy.pct(99, unpreempted=True):.3f}",
+                f"{dec.share(dec.blocked):.2%} / {ref.share(ref.blocked):.2%}",
+                f"{1000 * d['shipper_cpu'] / total_seconds:.0f} / "
+                f"{1000 * d['sidecar_cpu'] / total_seconds:.0f}",
                 f"{int(d['sent']):,}",
                 ", ".join(f"{k} {v:,}" for k, v in drops.items()) or "0",
                 f"{int(d['post_success'])} ok, {int(d['post_connection_error'])} failed",
@@ -210,39 +347,73 @@ def main(argv: Sequence[str] | None = None) -> int:
         "p99",
         "p50 / healthy",
         "p99 / healthy",
-        "p50 / bare p50",
         "bare model p50 / p99",
+        "decorated / bare p50, p99",
+        "preempted (decorated / bare)",
+        "unpreempted p50, p99 / healthy",
+        "blocked (decorated / bare)",
+        "CPU ms/s shipper / sidecar",
         "records sent",
         "records dropped",
         "POSTs",
     ]
+    spread = "; ".join(
+        f"{phase} "
+        + ", ".join(
+            f"{p50 / h50:.2f}/{p99 / h99:.2f}"
+            for (p50, p99), (h50, h99) in zip(per_cycle[phase], per_cycle["healthy"], strict=True)
+        )
+        for phase in PHASES[1:]
+    )
+    setup = (
+        f"Pinned: the calling thread on CPU {CALLER_CPU}; the driftline-shipper thread and the "
+        f"sidecar process on CPU {BACKGROUND_CPU} (sched_setaffinity), so neither the "
+        "sidecar's decoding and evaluation nor the shipper's compression runs on the "
+        "caller's core; other processes of the machine are not pinned and run anywhere."
+        if args.pin
+        else "Not pinned: every thread and process may run on either core."
+    )
     notes = [
         f"One process: a `@driftline.monitor` model of {NUMERIC} float features through "
-        f"{layers} hidden tanh layers of {WIDTH} units (numpy; the bare call's median is "
-        f"{fmt_seconds(float(np.median([x for v in reference.values() for x in v])))}), "
-        "capture on with the default settings (queue 10,000, batches of 500, timeout 2 s, "
-        "5 retries), metrics on, tracing off (no provider), 1 % of calls logged to /dev/null. "
-        "Each decorated call alternates with a call of the bare model on the same row; "
-        "p50/p99 are over every decorated call of the phase, "
-        f"{cycles} cycle(s) of 3 x {phase_seconds:g} s.",
+        f"{layers} hidden tanh layers of {WIDTH} units (numpy), capture on with the default "
+        "settings (queue 10,000, batches of 500, timeout 2 s, 5 retries), metrics on, tracing "
+        "off (no provider), 1 % of calls logged to /dev/null. "
+        f"{cycles} cycles of 3 x {phase_seconds:g} s, the phase order rotating "
+        "(healthy-hung-down, hung-down-healthy, down-healthy-hung); untimed between phases: a "
+        "new sidecar is started where the phase needs one, the backlog is flushed before a "
+        "healthy or hung phase, and 0.5 s of calls warm up a healthy phase. Each decorated "
+        "call alternates with a call of the bare model on the same row; p50/p99 are over "
+        "every call of the phase. " + setup,
         "healthy: a `driftline sidecar` process answering. hung: the same process after "
         "SIGSTOP (the kernel still accepts connections, nothing answers; POSTs time out after "
         "2 s, then the queue fills and new records are dropped as queue_full). down: after "
         "SIGKILL (connections refused, retried with backoff). Target: decorated p50 and p99 "
-        "within 5 % of the healthy phase. The bare-model columns show how much the "
-        "machine itself moved between phases; `p50 / bare p50` is the decorated call's "
-        "median over the bare model's in the same phase, which the machine's load "
-        "affects far less.",
-        f"Shared machine (2 cores), other engineers' tests running: load average (1, 5, 15 "
+        "within 5 % of the healthy phase.",
+        "How to read the other columns: `decorated / bare` divides the decorated call's "
+        "percentile by the bare model's in the same phase, which cancels most of the "
+        "machine's drift between phases (both kinds of call are slowed alike). "
+        "`preempted` is the share of calls during which the "
+        "kernel gave the calling thread's CPU to something else (an involuntary context "
+        "switch, from getrusage(RUSAGE_THREAD) around each call): the machine's doing, not "
+        "driftline's. `unpreempted` repeats the two ratios over the calls that were not "
+        "preempted. `blocked` is the share of calls during which the thread slept (a "
+        "voluntary switch); the model does no I/O, so that is waiting for the GIL held by "
+        "the shipper thread: driftline's doing, and it hits the bare model's calls as much "
+        "as the decorated ones, since both run in the same process. `CPU ms/s` is the "
+        "shipper thread's and the sidecar process's CPU time per second of the phase "
+        f"(/proc, {1000 // TICKS} ms ticks). Per cycle, decorated p50/p99 over the same "
+        f"cycle's healthy phase: {spread}.",
+        f"Shared machine (2 cores), other engineers' jobs running: load average (1, 5, 15 "
         f"min) {', '.join(f'{v:.2f}' for v in load_start)} at start, "
         f"{', '.join(f'{v:.2f}' for v in load_end)} at end.",
     ]
     print("| " + " | ".join(headers) + " |")
     for row in rows_out:
         print("| " + " | ".join(row) + " |")
+    print(notes[-2].rsplit("Per cycle", 1)[1])
     if not quick:
         title = "Prediction path under sidecar faults"
-        path = write_results("fault_path", title, headers, rows_out, notes)
+        path = write_results(args.output, title, headers, rows_out, notes)
         print(f"wrote {path}")
     return 0
 
