@@ -59,3 +59,13 @@ def test_windows_of_changing_sizes_each_match_scipy() -> None:
         ours = wasserstein.wasserstein_sorted(sample, window, Scratch.of_size(n2))
         worst = max(worst, abs(ours - expected) / expected)
     assert worst <= 1e-12
+
+
+def test_pairings_too_large_to_keep_still_match_scipy() -> None:
+    """Sizes above the cached limit are paired afresh and give scipy's distance."""
+    rng = np.random.default_rng(42)
+    sample = np.sort(rng.normal(size=1_000))
+    window = np.sort(rng.normal(0.2, size=wasserstein.CACHED_UP_TO))
+    expected = stats.wasserstein_distance(sample, window)
+    ours = wasserstein.wasserstein_sorted(sample, window, Scratch.of_size(window.size))
+    assert ours == pytest.approx(expected, rel=1e-12)

@@ -27,7 +27,10 @@ from ._types import FloatArray, IntArray, Method, MethodResult
 __all__ = ["METHOD", "score", "wasserstein_sorted"]
 
 PAIRINGS_CACHED = 8
-"""Pairings kept for reuse, one per (sample size, window size): 16 bytes per value each."""
+"""Pairings kept for reuse, one per (sample size, window size)."""
+
+CACHED_UP_TO = 250_000
+"""Only pairings of at most this many values (4 MB: 16 bytes a value) are kept."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,16 @@ class _Pairing:
     scale: float
 
 
-@functools.lru_cache(maxsize=PAIRINGS_CACHED)
 def _pairing(n1: int, n2: int) -> _Pairing:
+    return _cached_pairing(n1, n2) if n1 + n2 <= CACHED_UP_TO else _build_pairing(n1, n2)
+
+
+@functools.lru_cache(maxsize=PAIRINGS_CACHED)
+def _cached_pairing(n1: int, n2: int) -> _Pairing:
+    return _build_pairing(n1, n2)
+
+
+def _build_pairing(n1: int, n2: int) -> _Pairing:
     g = math.gcd(n1, n2)
     p, q = n2 // g, n1 // g
     window_index, sample_weight = _side(n1, p, q)
