@@ -5,7 +5,7 @@
     port = free_port()
     write_config(directory, port, reference, [("bench", "1")], interval=5)
     with SidecarProcess(directory, port) as sidecar:
-        ...  # POST to sidecar.url; sidecar.rss_mib(); sidecar.metrics()
+        ...  # POST to sidecar.url; sidecar.rss_mib(); sidecar.cpu_seconds(); sidecar.metrics()
 
 The sidecar's own modules and the metrics parser are imported only when used, so a
 benchmark's worker processes that import this module stay small.
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DRIFTLINE",
     "SidecarProcess",
+    "cpu_seconds",
     "free_port",
     "scrape",
     "status_mib",
@@ -55,6 +56,12 @@ def status_mib(pid: int, field: str = "VmRSS") -> float:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process used so far, from ``/proc/PID/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def scrape(port: int, timeout: float = 30.0) -> list[Metric]:
@@ -181,6 +188,10 @@ class SidecarProcess:
     def rss_mib(self, field: str = "VmRSS") -> float:
         """The process's memory in MiB: ``VmRSS`` (now) or ``VmHWM`` (peak)."""
         return status_mib(self.pid, field)
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user plus system, every thread) the process used so far."""
+        return cpu_seconds(self.pid)
 
     def metrics(self, timeout: float = 30.0) -> list[Metric]:
         """``GET /metrics``, parsed into metric families."""

@@ -7,6 +7,7 @@ Every answer is JSON (``/metrics`` aside), so no input is ever reflected as mark
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -85,9 +86,14 @@ def create_app(
         state.restore_snapshot()
         alerter.start()
         state.start()
+        # What startup loaded (modules, profiles, fitted references) lives as long as the
+        # app: frozen, a full collection, which ingest's stream of containers triggers,
+        # no longer walks those ~100,000 objects (about 0.3 s each time on a busy machine).
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             state.stop()
             alerter.close(timeout=5.0)
 
