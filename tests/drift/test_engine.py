@@ -208,3 +208,35 @@ def test_numeric_object_column_with_none_counts_missing() -> None:
     window = {"x": np.array([0.5, None, 0.25, None], dtype=object)}
     result = evaluate(fit_profile(profile, DriftSettings(min_samples=1)), window, evaluated_at=1.0)
     assert (result.column("x").quality["missing"], result.column("x").n_window) == (0.5, 2)
+
+
+def test_window_sized_evaluation_matches_scipy_per_column() -> None:
+    """At drift-window sizes each column's numbers equal scipy's, window NaNs dropped."""
+    rng = np.random.default_rng(12)
+    reference = {f"x{i}": rng.normal(size=60_000) for i in range(3)}
+    reference["c"] = rng.choice(CATEGORIES, size=60_000, p=SHARES)
+    profile = build_profile(reference, model="m", version="1")
+    window = {f"x{i}": rng.normal(0.05 * i, size=20_000) for i in range(3)}
+    window["x1"][::7] = np.nan  # a different usable size per column
+    window["c"] = rng.choice(CATEGORIES, size=20_000, p=[0.35, 0.3, 0.2, 0.15])
+    evaluation = evaluate(fit_profile(profile), window, evaluated_at=1.0)
+    for result in evaluation.columns:
+        if result.kind == "categorical":
+            table = [
+                list(profile.columns["c"].category_counts),
+                [int(np.count_nonzero(window["c"] == c)) for c in profile.columns["c"].categories],
+            ]
+            expected = stats.chi2_contingency(table, correction=False)
+            assert result.statistic == pytest.approx(expected.statistic, rel=1e-12)
+            assert result.p_value == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
+            continue
+        sample = profile.columns[result.name].sample
+        values = window[result.name][np.isfinite(window[result.name])]
+        ks = stats.ks_2samp(sample, values, method="asymp")
+        std = profile.columns[result.name].std
+        assert result.statistic == ks.statistic
+        assert result.p_value is not None
+        assert abs(result.p_value - ks.pvalue) <= 1e-6
+        assert result.effect_size == pytest.approx(
+            stats.wasserstein_distance(sample, values) / std, rel=1e-12
+        )
