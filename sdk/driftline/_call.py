@@ -45,15 +45,21 @@ def _features(bound: Binding, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
     return features
 
 
-Finisher = Callable[[Any, tuple[Any, ...], Mapping[str, Any], Cell, float], None]
-"""``finish(result, args, kwargs, cell, start)``: records one successful untraced call."""
+Finisher = Callable[..., None]
+"""``finish(result, args, kwargs, cell, start, span=None, token=None)``: records one
+successful call that has no span, or whose span is not recording (not sampled)."""
+
+_NO_ATTRIBUTES: dict[str, Any] = {}
 
 
 def untraced_finisher(bound: Binding) -> Finisher:
-    """Return the ``Finisher`` of ``bound``'s successful untraced calls; it never raises.
+    """Return the ``Finisher`` of ``bound``'s successful untraced or unsampled calls.
 
     Everything the binding decides once (capture on, its rate, where the
     features are, the log rate, a challenger) is looked up here, not per call.
+    The finisher never raises. An unsampled span is ended (nothing is recorded
+    on it) and its trace id goes with the record and the log line; with no
+    exemplar to keep, the call is counted like an untraced one.
     """
     spec = bound.spec
     to_prediction = spec.prediction
@@ -72,10 +78,19 @@ def untraced_finisher(bound: Binding) -> Finisher:
     plain_dict = spec.features is None and bound.privacy is None
 
     def finish(
-        result: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], cell: Cell, start: float
+        result: Any,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        cell: Cell,
+        start: float,
+        span: Span | None = None,
+        token: object = None,
     ) -> None:
         duration = _perf_counter() - start
         try:
+            trace_id = span_id = None
+            if span is not None:
+                trace_id, span_id, _ = bound.end_span(span, token, _NO_ATTRIBUTES, None)
             prediction: dict[str, object] | None = None
             readable = True
             if to_prediction is None and type(result) is float:
@@ -111,7 +126,7 @@ def untraced_finisher(bound: Binding) -> Finisher:
                     try:
                         if type(key) is int:
                             submit_call(
-                                model, version, role, key, start, None, features, prediction
+                                model, version, role, key, start, trace_id, features, prediction
                             )
                         else:  # the call read its own id, which is formatted already
                             submit_row(  # type: ignore[misc]
@@ -120,16 +135,17 @@ def untraced_finisher(bound: Binding) -> Finisher:
                                 role,
                                 key,
                                 _time() - duration,
-                                None,
+                                trace_id,
                                 features,
                                 prediction,
                             )
                     except Exception:
                         bound.telemetry_error("capture")
             if log_rate and random() < log_rate:
-                bound.log("success", id_of(cell), duration, None, None, None)  # type: ignore[arg-type]
+                pid: str = id_of(cell)  # type: ignore[assignment]
+                bound.log("success", pid, duration, trace_id, span_id, None)
             if shadowing:
-                bound.run_shadow(args, kwargs, id_of(cell), _time() - duration, None, features)
+                bound.run_shadow(args, kwargs, id_of(cell), _time() - duration, trace_id, features)
         except Exception:
             bound.telemetry_error("metric")
 

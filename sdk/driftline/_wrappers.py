@@ -81,6 +81,8 @@ def wrap(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
             leave(cell)
             if span is None:
                 bound.finish_untraced(result, args, kwargs, cell, start)
+            elif not span.is_recording():
+                bound.finish_untraced(result, args, kwargs, cell, start, span, token)
             else:
                 finish_call(bound, result, None, args, kwargs, cell, span, token, start)
             return result
@@ -117,6 +119,8 @@ def wrap(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
             cell[2] = outer if outer is None or not outer[3] else running_from(outer)
         if span is None:
             bound.finish_untraced(result, args, kwargs, cell, start)
+        elif not span.is_recording():  # not sampled: no attributes, no exemplar
+            bound.finish_untraced(result, args, kwargs, cell, start, span, token)
         else:
             finish_call(bound, result, None, args, kwargs, cell, span, token, start)
         return result
