@@ -120,13 +120,18 @@ def untraced_finisher(bound: Binding) -> Finisher:
                 except Exception as error:
                     bound.extraction_failed("features", error, 1)
                 else:
-                    if prediction is None:
-                        prediction = {VALUE: result}
                     key = cell[0]
                     try:
                         if type(key) is int:
                             submit_call(
-                                model, version, role, key, start, trace_id, features, prediction
+                                model,
+                                version,
+                                role,
+                                key,
+                                start,
+                                trace_id,
+                                features,
+                                result if prediction is None else prediction,  # a float: "value"
                             )
                         else:  # the call read its own id, which is formatted already
                             submit_row(  # type: ignore[misc]
@@ -137,7 +142,7 @@ def untraced_finisher(bound: Binding) -> Finisher:
                                 _time() - duration,
                                 trace_id,
                                 features,
-                                prediction,
+                                {VALUE: result} if prediction is None else prediction,
                             )
                     except Exception:
                         bound.telemetry_error("capture")

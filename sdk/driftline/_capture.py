@@ -146,7 +146,7 @@ class CaptureQueue:
         start: float,
         trace_id: str | None,
         features: Mapping[str, object],
-        predictions: Mapping[str, object],
+        predictions: Mapping[str, object] | float,
     ) -> None:
         """``submit_row`` for a call whose id and timestamp are not formatted yet; never raises.
 

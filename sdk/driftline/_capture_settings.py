@@ -94,10 +94,11 @@ class CaptureSink(Protocol):
         start: float,
         trace_id: str | None,
         features: Mapping[str, object],
-        predictions: Mapping[str, object],
+        predictions: Mapping[str, object] | float,
     ) -> None:
         """Queue one record whose id is ``_ids.format_id(number, start)`` and whose timestamp is
-        the wall-clock time of the ``perf_counter`` reading ``start``; never raises or blocks."""
+        the wall-clock time of the ``perf_counter`` reading ``start``; a float prediction is the
+        output ``value``. Never raises or blocks."""
 
     def submit_columns(
         self,

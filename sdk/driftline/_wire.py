@@ -8,7 +8,8 @@ without copying or converting anything:
 - a call entry, ``(CALL, model, version, role, number, start, trace_id,
   features, predictions)``, is one record whose id and timestamp are still the
   two numbers the decorator took (``_ids``): the id's sequence number and the
-  ``perf_counter`` reading at the call's start (``CALL`` is -1);
+  ``perf_counter`` reading at the call's start (``CALL`` is -1); its
+  predictions may be a bare float, meaning ``{"value": x}``;
 - a columns entry, ``(n, model, version, role, prediction_ids, timestamp,
   trace_id, features, predictions)`` with ``n = len(prediction_ids) >= 1``, is
   ``n`` records whose features and predictions are columns (sequences or 1-d
@@ -315,7 +316,10 @@ def _add_row(batch: _Batch, entry: Entry, clock: tuple[float, float]) -> None:
     if not isinstance(prediction_id, str):
         raise _UnencodableError("the prediction id must be a string")
     feats = {k: [v] for k, v in _row_values(features).items()}
-    preds = {k: [v] for k, v in _row_values(predictions).items()}
+    if kind == CALL and type(predictions) is float:  # a plain number: the output "value"
+        preds = {"value": [_cell(predictions)]}
+    else:
+        preds = {k: [v] for k, v in _row_values(predictions).items()}
     batch.add([prediction_id], _timestamp(timestamp), _trace_id(trace_id), feats, preds)
 
 

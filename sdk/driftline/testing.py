@@ -99,9 +99,9 @@ class RecordingSink:
         start: float,
         trace_id: str | None,
         features: Mapping[str, object],
-        predictions: Mapping[str, object],
+        predictions: Mapping[str, object] | float,
     ) -> None:
-        """Keep one record, its id and timestamp formatted as the shipper would."""
+        """Keep one record, its id, timestamp and predictions made as the shipper would."""
         timestamp = time.time() - (time.perf_counter() - start)
         self.submit_row(
             model,
@@ -111,7 +111,7 @@ class RecordingSink:
             timestamp,
             trace_id,
             features,
-            predictions,
+            {"value": predictions} if isinstance(predictions, float) else predictions,
         )
 
     def submit_columns(

@@ -344,3 +344,9 @@ def test_a_call_entry_without_an_int_number_is_an_encode_error() -> None:
     bad: Entry = (CALL, "churn", "2.3.0", "champion", "x", 1.0, None, {"x": 1}, {"v": 2})
     body = encode("svc", [bad, row("r1", {"x": 1})], sent_at=1.0)
     assert (body.records, body.encode_errors, only_batch(body)["ids"]) == (1, 1, ["r1"])
+
+
+def test_a_call_entry_with_a_bare_float_prediction_is_the_output_value() -> None:
+    """A call entry whose predictions are a float is encoded as the output "value"."""
+    entry: Entry = (CALL, "churn", "2.3.0", "champion", 7, 1.0, None, {"x": 1}, 0.25)
+    assert only_batch(encode("svc", [entry], sent_at=1.0))["predictions"] == {"value": [0.25]}
