@@ -4,8 +4,10 @@ Usage: ``.venv/bin/python benchmarks/sdk_overhead.py [--quick]``. Writes
 ``benchmarks/results/sdk_overhead.md``.
 
 The model is a no-op taking a dict of 20 float features and returning a float.
-Three variants run in the same process, interleaved (the order rotates every
-repetition) so machine noise reaches all of them:
+Three variants, and the issue's calibration code (a counter, a histogram and a
+deque append, which it measured at about 1.2 µs), run in the same process,
+interleaved (the order rotates every repetition) so machine noise reaches all
+of them:
 
 - **bare**: the undecorated function;
 - **by hand**: an OpenTelemetry span from a real SDK ``TracerProvider``
@@ -53,6 +55,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 FEATURES = {f"f{i:02d}": float(i) + 0.5 for i in range(20)}
 TARGET_TRACING_OFF_US = 2.0
 TARGET_RATIO = 1.1
+# The issue measured "a counter + histogram + deque alone" at about 1.2 us on its machine;
+# timing the same code here scales the 2 us target to this machine.
+ISSUE_REFERENCE_US = 1.2
 
 
 class NoOpExporter(SpanExporter):
@@ -83,6 +88,23 @@ def make_provider(rate: float) -> TracerProvider:
     provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(rate)))
     provider.add_span_processor(BatchSpanProcessor(NoOpExporter()))
     return provider
+
+
+def make_reference(records: deque[Any]) -> Callable[[dict[str, float]], float]:
+    """The issue's calibration point: a counter, a histogram and a deque append, nothing else."""
+    registry = CollectorRegistry()
+    requests = Counter("requests", "Calls.", ["model"], registry=registry).labels("churn")
+    latency = Histogram("latency_seconds", "Latency.", ["model"], registry=registry).labels("churn")
+    append = records.append
+
+    def reference(features: dict[str, float]) -> float:
+        result = model(features)
+        requests.inc()
+        latency.observe(0.001)
+        append(features)
+        return result
+
+    return reference
 
 
 def make_by_hand(
@@ -213,6 +235,7 @@ def measure(scenario: Scenario, calls: int, repeats: int, devnull: Any) -> dict[
         "bare": model,
         "by hand": make_by_hand(provider, devnull, records),
         "driftline": setup.fn,
+        "reference": make_reference(records),
     }
     if scenario.sidecar_down:  # fill the queue first: the steady state is dropping
         for _ in range(setup.settings.capture_queue_size + 1000):
@@ -221,7 +244,7 @@ def measure(scenario: Scenario, calls: int, repeats: int, devnull: Any) -> dict[
     names = list(variants)
     try:
         for repeat in range(repeats + 1):  # the first repetition warms up and is not kept
-            for name in names[repeat % 3 :] + names[: repeat % 3]:
+            for name in names[repeat % len(names) :] + names[: repeat % len(names)]:
                 records.clear()
                 setup.fresh_queue(calls)
                 gc.collect()
@@ -245,17 +268,24 @@ def main() -> int:
     calls, repeats = (10_000, 3) if quick else (50_000, 5)
     load_before = os.getloadavg()
     rows: list[list[object]] = []
+    references: list[float] = []
+    off_overhead = 0.0
     with open(os.devnull, "w", encoding="utf-8") as devnull:
         for scenario in SCENARIOS:
             timings = measure(scenario, calls, repeats, devnull)
-            bare, hand, dl = (
-                statistics.median(timings[k]) / 1000 for k in ("bare", "by hand", "driftline")
+            bare, hand, dl, ref = (
+                statistics.median(timings[k]) / 1000
+                for k in ("bare", "by hand", "driftline", "reference")
             )
+            references.append(ref - bare)
+            if scenario.trace_rate is None and not scenario.sidecar_down:
+                off_overhead = dl - bare
             ratios = [d / h for d, h in zip(timings["driftline"], timings["by hand"], strict=True)]
             rows.append(
                 [
                     scenario.name,
                     f"{bare:.2f}",
+                    f"{ref:.2f}",
                     f"{hand:.2f}",
                     f"{dl:.2f}",
                     f"{dl - bare:.2f}",
@@ -266,15 +296,30 @@ def main() -> int:
             print(" | ".join(str(c) for c in rows[-1]), flush=True)
     load_after = os.getloadavg()
     _runtime.install(None)
+    reference = statistics.median(references)
+    scaled = TARGET_TRACING_OFF_US * reference / ISSUE_REFERENCE_US
+    absolute = "met" if off_overhead <= TARGET_TRACING_OFF_US else "missed"
+    verdict = (
+        f"Tracing off: driftline's overhead is {off_overhead:.2f} µs. Against the absolute "
+        f"target of {TARGET_TRACING_OFF_US} µs: {absolute}. The issue's calibration point, a "
+        f"counter + histogram + deque append alone, took ≈ {ISSUE_REFERENCE_US} µs on its "
+        f"machine and {reference:.2f} µs here (column *c+h+deque*, median over the four "
+        f"scenarios, minus the bare call): this machine is {reference / ISSUE_REFERENCE_US:.1f}x "
+        f"slower, so the target scaled to it is {scaled:.2f} µs: "
+        f"{'met' if off_overhead <= scaled else 'missed'}."
+    )
     notes = [
+        verdict,
         f"Median of {repeats} runs of {calls:,} calls per variant (one more run warms up and is "
-        "not kept), timed with `time.perf_counter_ns` around the loop; the three variants run "
-        "interleaved, their order rotating each repetition. µs per call includes the loop. "
+        "not kept), timed with `time.perf_counter_ns` around the loop; the three variants and "
+        "the calibration code run interleaved, their order rotating each repetition. µs per "
+        "call includes the loop. "
         "*overhead* is driftline minus bare; *ratio* is driftline over by hand (target ≤ "
         f"{TARGET_RATIO}x), then the lowest and highest per-repetition ratio. The target for "
         f"tracing off is an overhead of ≤ {TARGET_TRACING_OFF_US} µs.",
-        "driftline does more than the hand-written code: a UUIDv7 prediction id and its two "
-        "context variables per call, the in-flight gauge and the prediction-value histogram. "
+        "driftline does more than the hand-written code: a prediction id (a sequence number, "
+        "formatted only when read or shipped) and one context variable set per call, the "
+        "in-flight gauge and the prediction-value histogram. "
         "Both copy the feature dict for the record. The capture cost is the caller's thread "
         "only (see the script's docstring).",
         f"Load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; "
@@ -286,7 +331,16 @@ def main() -> int:
     write_results(
         "sdk_overhead",
         "SDK decorator overhead per call (µs)",
-        ["scenario", "bare", "by hand", "driftline", "overhead", "ratio", "ratio range"],
+        [
+            "scenario",
+            "bare",
+            "c+h+deque",
+            "by hand",
+            "driftline",
+            "overhead",
+            "ratio",
+            "ratio range",
+        ],
         rows,
         notes,
     )
