@@ -380,8 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "off (no provider), 1 % of calls logged to /dev/null. "
         f"{cycles} cycles of 3 x {phase_seconds:g} s, the phase order rotating "
         "(healthy-hung-down, hung-down-healthy, down-healthy-hung); untimed between phases: a "
-        "new sidecar is started where the phase needs one, the backlog is flushed before a "
-        "healthy or hung phase, and 0.5 s of calls warm up a healthy phase. Each decorated "
+        "new sidecar is started where the phase needs one (after hung or down) and the "
+        "backlog flushed to it, and 0.5 s of calls warm up a healthy phase. Each decorated "
         "call alternates with a call of the bare model on the same row; p50/p99 are over "
         "every call of the phase. " + setup,
         "healthy: a `driftline sidecar` process answering. hung: the same process after "
