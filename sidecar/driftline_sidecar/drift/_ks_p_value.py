@@ -11,9 +11,9 @@ those methods more cheaply:
 - ``2.2 <= n·D² < 8``: scipy's value is ``2·scipy.special.smirnov(n, D)``, summed in
   double-double arithmetic (60 to 190 ms at n = 33,333). `smirnov_tail` sums the same exact
   (Birnbaum-Tingey) series as one vector of positive terms in float64: about 1e-12 apart.
-- ``n·D² < 2.2`` where scipy uses the Pelz-Good approximation: `pelz_good_sf` is the same
-  formula in the same order of operations, as Python floats instead of numpy scalars
-  (about 10 µs instead of 0.3 ms through ``kstwo.sf``).
+- ``n·D² < 2.2`` where scipy uses the Pelz-Good approximation: `pelz_good_sf` calls
+  scipy's own Pelz-Good function directly (about 80 µs instead of 250 µs through
+  ``kstwo.sf``).
 
 Everything else (small ``n``, ``D`` below about ``n^-2/3``, where scipy raises a matrix to
 the n-th power) goes to ``scipy.stats.kstwo.sf``.
@@ -26,6 +26,11 @@ import math
 import numpy as np
 from scipy import special, stats
 
+try:
+    from scipy.stats._ksstats import _kolmogn_PelzGood as _scipy_pelz_good
+except ImportError:  # pragma: no cover - depends on the scipy release
+    _scipy_pelz_good = None
+
 __all__ = ["EXACT_LIMIT", "SMIRNOV_FROM", "ks_p_value", "pelz_good_sf", "smirnov_tail"]
 
 EXACT_LIMIT = 8.0
@@ -33,13 +38,6 @@ EXACT_LIMIT = 8.0
 
 SMIRNOV_FROM = 2.2
 """From this ``n·D²`` (and ``n > 140``) scipy's p-value is twice the one-sided Smirnov tail."""
-
-_PI_SQUARED = math.pi**2
-_PI_FOUR = math.pi**4
-_PI_SIX = math.pi**6
-_SQRT2PI = math.sqrt(2 * math.pi)
-_SQRT3 = math.sqrt(3)
-_MIN_LOG = -708
 
 
 def ks_p_value(d: float, n1: int, n2: int) -> float:
@@ -65,56 +63,14 @@ def _pelz_good_applies(n: int, d: float) -> bool:
 def pelz_good_sf(n: int, x: float) -> float:
     """Return ``1 -`` the Pelz-Good approximation of ``P(D_n <= x)``, clipped to [0, 1].
 
-    Pelz and Good (1976), as ``scipy.stats._ksstats._kolmogn_PelzGood``: the Li-Chien and
-    Korolyuk expansion ``K0(z) + K1(z)/√n + K2(z)/n + K3(z)/n^1.5`` at ``z = x·√n``,
-    rewritten for small ``z`` through Jacobi theta functions.
+    Pelz and Good (1976), computed by scipy's own ``_kolmogn_PelzGood``, the
+    function ``kstwo.sf`` dispatches to in this regime, called without the
+    distribution object's argument handling (about 80 µs instead of 250 µs).
+    Should a scipy release move that private function, ``kstwo.sf`` is used.
     """
-    z = math.sqrt(n) * x
-    zsquared, zthree, zfour, zsix = z**2, z**3, z**4, z**6
-    qlog = -_PI_SQUARED / 8 / zsquared
-    if qlog < _MIN_LOG:
-        return 1.0
-    q = math.exp(qlog)
-    k1a, k1b = -zsquared, _PI_SQUARED / 4
-    k2a = 6 * zsix + 2 * zfour
-    k2b = (2 * zfour - 5 * zsquared) * _PI_SQUARED / 4
-    k2c = _PI_FOUR * (1 - 2 * zsquared) / 16
-    k3d = _PI_SIX * (5 - 30 * zsquared) / 64
-    k3c = _PI_FOUR * (-60 * zsquared + 212 * zfour) / 16
-    k3b = _PI_SQUARED * (135 * zfour - 96 * zsix) / 4
-    k3a = -30 * zsix - 90 * z**8
-    # Horner's scheme for the sums of c_i q^(i^2) over odd i.
-    sums = [0.0, 0.0, 0.0, 0.0]
-    maxk = math.ceil(16 * z / math.pi)
-    for k in range(maxk, 0, -1):
-        m = 2 * k - 1
-        msquared, mfour, msix = m**2, m**4, m**6
-        qpower = q ** (8 * k)
-        coeffs = (
-            1.0,
-            k1a + k1b * msquared,
-            k2a + k2b * msquared + k2c * mfour,
-            k3a + k3b * msquared + k3c * mfour + k3d * msix,
-        )
-        sums = [s * qpower + c for s, c in zip(sums, coeffs, strict=True)]
-    divisors = (z, 6 * zfour, 72 * z**7, 6480 * z**10)
-    terms = [s * q * _SQRT2PI / div for s, div in zip(sums, divisors, strict=True)]
-    # The sums over all integers k that only K2 and K3 have.
-    q = math.exp(-_PI_SQUARED / 2 / zsquared)
-    sqrt3z = _SQRT3 * z
-    k2extra = k3extra = 0.0
-    for k in range(maxk, 0, -1):
-        ksquared = k * k
-        qpower = q**ksquared
-        kspi = math.pi * k
-        k2extra += ksquared * qpower
-        k3extra += (sqrt3z + kspi) * (sqrt3z - kspi) * ksquared * qpower
-    terms[2] += k2extra * (_PI_SQUARED * _SQRT2PI / (-36 * zthree))
-    terms[3] += k3extra * (_PI_SQUARED * _SQRT2PI / (216 * zsix))
-    cdf = 0.0
-    for i, term in enumerate(terms):
-        cdf += term / float(n) ** (i / 2.0)
-    return min(max(1.0 - cdf, 0.0), 1.0)
+    if _scipy_pelz_good is None:  # pragma: no cover - depends on the scipy release
+        return min(max(float(stats.kstwo.sf(x, n)), 0.0), 1.0)
+    return min(max(float(_scipy_pelz_good(n, x, cdf=False)), 0.0), 1.0)
 
 
 def smirnov_tail(n: int, d: float) -> float:
