@@ -11,7 +11,17 @@ from typing import Any
 import numpy as np
 import pytest
 from driftline import _ids
-from driftline._wire import CALL, GZIP_THRESHOLD, ROW, Body, Entry, encode, split_entry
+from driftline._wire import (
+    CALL,
+    GZIP_THRESHOLD,
+    ROW,
+    Body,
+    Entry,
+    encode,
+    encode_general,
+    split_entry,
+)
+from driftline._wire_fast import fast_batch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -350,3 +360,43 @@ def test_a_call_entry_with_a_bare_float_prediction_is_the_output_value() -> None
     """A call entry whose predictions are a float is encoded as the output "value"."""
     entry: Entry = (CALL, "churn", "2.3.0", "champion", 7, 1.0, None, {"x": 1}, 0.25)
     assert only_batch(encode("svc", [entry], sent_at=1.0))["predictions"] == {"value": [0.25]}
+
+
+def bare_or_mapping(outputs: list[object], i: int) -> object:
+    """A call entry's predictions: a float as it is (the output "value"), else a mapping."""
+    value = outputs[i % len(outputs)]
+    return value if type(value) is float else {"p": value}
+
+
+@given(
+    st.lists(st.dictionaries(st.sampled_from("abc"), scalars, min_size=3, max_size=3), min_size=1),
+    st.lists(st.one_of(st.floats(allow_nan=True), st.booleans(), st.text(max_size=3)), min_size=1),
+    st.booleans(),
+)
+def test_the_fast_path_writes_what_the_general_path_writes(
+    records: list[dict[str, object]], outputs: list[object], calls: bool
+) -> None:
+    """Rows or calls of one model encode to the same document with and without the fast path."""
+    clock = (1795766400.0, 1000.0)
+    entries: list[Entry] = [
+        (CALL, "m", "1", "champion", i, 999.5, None, features, bare_or_mapping(outputs, i))
+        if calls
+        else row(f"id-{i}", features, {"p": outputs[i % len(outputs)]})
+        for i, features in enumerate(records)
+    ]
+    fast = fast_batch(entries, clock)
+    general = only_batch(encode_general("svc", entries, 0.0, clock))
+    if fast is not None:
+        assert json.loads(json.dumps(fast)) == general
+
+
+def test_plain_rows_take_the_fast_path() -> None:
+    """Rows of one model with the same names and finite values are encoded by the fast path."""
+    entries = [row(f"id-{i}", {"x": float(i), "plan": "pro"}) for i in range(3)]
+    assert fast_batch(entries, (0.0, 0.0)) is not None
+
+
+def test_an_int_beyond_64_bits_is_still_encoded() -> None:
+    """A feature too large for orjson is written by the standard library instead."""
+    batch = only_batch(encode("svc", [row("a", {"big": 2**70})], sent_at=0.0))
+    assert batch["features"] == {"big": [2**70]}
