@@ -35,6 +35,10 @@ class ConnectionLog:
 
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                # Logged before answering: once the client has its answer, the port is listed.
+                with log.changed:
+                    log.ports.append(self.client_address[1])
+                    log.changed.notify_all()
                 answer = b'{"accepted":1,"rejected":0,"errors":[]}'
                 self.send_response(202)
                 self.send_header("Content-Length", str(len(answer)))
@@ -42,9 +46,6 @@ class ConnectionLog:
                     self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(answer)
-                with log.changed:
-                    log.ports.append(self.client_address[1])
-                    log.changed.notify_all()
 
             def finish(self) -> None:
                 super().finish()
