@@ -26,7 +26,8 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
-from itertools import repeat, starmap
+from itertools import islice, repeat, starmap
+from operator import itemgetter
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -369,6 +370,10 @@ class CaptureQueue:
         budget = self._batch_size
         with self._lock:
             queue = self._queue
+            head = list(islice(queue, budget))  # C-level copies: the common case is all rows
+            if head and max(map(itemgetter(0), head)) <= ROW:
+                entries = list(starmap(queue.popleft, repeat((), len(head))))
+                rows = len(entries)
             while queue and rows < budget:
                 entry = queue[0]
                 k = entry_rows(entry)

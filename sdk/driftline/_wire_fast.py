@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, Final
 
-from ._ids import format_id
+from ._ids import format_ids
 
 __all__ = ["fast_batch"]
 
@@ -41,7 +41,7 @@ def _columns(mappings: list[Any]) -> dict[str, list[Any]] | None:
     if set(map(type, mappings)) != {dict}:
         return None
     names = mappings[0].keys()
-    if set(map(type, names)) - _STR or any(m.keys() != names for m in mappings):
+    if set(map(type, names)) - _STR or not all(map(names.__eq__, map(dict.keys, mappings))):
         return None
     columns = {name: [m[name] for m in mappings] for name in names}
     return columns if all(map(_column_ok, columns.values())) else None
@@ -66,16 +66,24 @@ def fast_batch(entries: Sequence[Any], clock: tuple[float, float]) -> dict[str, 
         starts = [e[5] for e in entries]
         if set(map(type, numbers)) != {int} or set(map(type, starts)) != _FLOAT:
             return None
-        ids = [format_id(n, s) for n, s in zip(numbers, starts, strict=True)]
+        ids = format_ids(numbers, starts)
         wall, perf = clock
         timestamps = [wall - (perf - s) for s in starts]
-        predictions = [{"value": p} if type(p) is float else p for p in (e[8] for e in entries)]
+        predictions = [e[8] for e in entries]
+        if set(map(type, predictions)) == _FLOAT:  # bare numbers: the output "value"
+            if not math.isfinite(sum(predictions)):
+                return None
+            outputs: dict[str, list[Any]] | None = {"value": predictions}
+        else:
+            predictions = [{"value": p} if type(p) is float else p for p in predictions]
+            outputs = None
     elif kinds == {_ROW}:
         ids = [e[4] for e in entries]
         timestamps = [e[5] for e in entries]
         if set(map(type, ids)) != _STR or set(map(type, timestamps)) != _FLOAT:
             return None
         predictions = [e[8] for e in entries]
+        outputs = None
     else:
         return None
     if not math.isfinite(sum(timestamps)):
@@ -86,9 +94,10 @@ def fast_batch(entries: Sequence[Any], clock: tuple[float, float]) -> dict[str, 
     features = _columns([e[7] for e in entries])
     if features is None:
         return None
-    outputs = _columns(predictions)
     if outputs is None:
-        return None
+        outputs = _columns(predictions)
+        if outputs is None:
+            return None
     return {
         "model": key[0],
         "version": key[1],

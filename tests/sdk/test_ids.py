@@ -119,3 +119,11 @@ def test_a_formatted_id_sorts_between_ids_made_before_and_after() -> None:
     number, start = next(_ids.numbers), time.perf_counter()
     after = new_id()
     assert before < _ids.format_id(number, start) < after
+
+
+def test_format_ids_formats_each_pair_as_format_id_does() -> None:
+    """format_ids gives, in order, the id format_id gives for each (number, start)."""
+    pairs = [(next(_ids.numbers), time.perf_counter()) for _ in range(50)]
+    pairs.append(((1 << 48) + 5, time.perf_counter()))  # past the wrap
+    numbers, starts = [n for n, _ in pairs], [s for _, s in pairs]
+    assert _ids.format_ids(numbers, starts) == [_ids.format_id(n, s) for n, s in pairs]
