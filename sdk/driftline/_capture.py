@@ -121,22 +121,9 @@ class CaptureQueue:
         predictions: Mapping[str, object],
     ) -> None:
         """Queue one record, or count it dropped (``queue_full``, ``shutdown``); never raises."""
-        if self._detour and self._divert(1):
-            return
-        # A full queue is seen without raising; the except covers a race for the last slot.
-        if not self._slots:
-            next(self._full)
-            return
-        try:
-            self._reserve()
-        except IndexError:
-            next(self._full)
-            return
-        self._append(
+        self._put_one(
             (ROW, model, version, role, prediction_id, timestamp, trace_id, features, predictions)
         )
-        if len(self._slots) == self._wake_at:
-            self._wake.set()
 
     def submit_call(
         self,
@@ -155,8 +142,13 @@ class CaptureQueue:
         ``perf_counter`` reading at the call's start (``_ids``); the shipper turns
         them into the id and the wall-clock timestamp.
         """
+        self._put_one((CALL, model, version, role, number, start, trace_id, features, predictions))
+
+    def _put_one(self, entry: Entry) -> None:
+        """Queue a one-record entry, or count it dropped (``queue_full``, ``shutdown``)."""
         if self._detour and self._divert(1):
             return
+        # A full queue is seen without raising; the except covers a race for the last slot.
         if not self._slots:
             next(self._full)
             return
@@ -165,7 +157,7 @@ class CaptureQueue:
         except IndexError:
             next(self._full)
             return
-        self._append((CALL, model, version, role, number, start, trace_id, features, predictions))
+        self._append(entry)
         if len(self._slots) == self._wake_at:
             self._wake.set()
 
