@@ -60,13 +60,9 @@ def finish_batch(
         span_id: str | None = None
         sampled = False
         if span is not None:
-            attributes: dict[str, Any] = {
-                "driftline.batch.size": rows,
-                "driftline.outcome": "success" if ok else "error",
-            }
-            if exc is not None:
-                attributes["error.type"] = type(exc).__qualname__
-            trace_id, span_id, sampled = bound.end_span(span, token, attributes, exc)
+            trace_id, span_id, sampled = bound.end_span(
+                span, token, {"driftline.batch.size": rows}, exc
+            )
         try:
             bound.stats.finish(ok, rows if ok else 0, duration, trace_id if sampled else None, None)
             if columns is not None:

@@ -158,13 +158,19 @@ class Binding:
         attributes: dict[str, Any],
         exc: BaseException | None,
     ) -> tuple[str | None, str | None, bool]:
-        """End the span; return its trace id, span id and whether it was sampled."""
+        """End the span; return its trace id, span id and whether it was sampled.
+
+        A recording span gets ``attributes`` plus ``driftline.outcome`` and, when
+        the call raised, ``error.type``, the exception and an error status.
+        """
         try:
             otel_context.detach(token)  # type: ignore[arg-type]
             context = span.get_span_context()
             if span.is_recording():
                 span.set_attributes(attributes)
+                span.set_attribute("driftline.outcome", "success" if exc is None else "error")
                 if exc is not None:
+                    span.set_attribute("error.type", type(exc).__qualname__)
                     span.record_exception(exc)
                     span.set_status(Status(StatusCode.ERROR, str(exc)[:1024]))
             span.end()

@@ -199,12 +199,7 @@ def finish_call(
         span_id: str | None = None
         exemplar: str | None = None
         if span is not None:
-            attributes: dict[str, Any] = {
-                "driftline.prediction.id": prediction_id,
-                "driftline.outcome": "success" if ok else "error",
-            }
-            if exc is not None:
-                attributes["error.type"] = type(exc).__qualname__
+            attributes: dict[str, Any] = {"driftline.prediction.id": prediction_id}
             if span_features:
                 if features is not None:
                     attributes.update(flatten_attributes("driftline.features.", features))

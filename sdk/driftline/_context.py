@@ -23,13 +23,12 @@ returned, it is no longer current and counts as the last finished call.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, Final
 
 from ._ids import format_id
 
 __all__ = [
-    "CURRENT",
     "DONE",
     "STATE",
     "current_prediction_id",
@@ -39,7 +38,9 @@ __all__ = [
     "last_prediction_id",
     "last_prediction_ids",
     "leave",
+    "restore",
     "running_from",
+    "use_ids",
 ]
 
 KEY: Final = 0
@@ -131,17 +132,15 @@ def last_prediction_ids() -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else value
 
 
-class _Current:
-    """``set``/``reset`` in the shape of a ``ContextVar``, for code that runs under given ids."""
+def use_ids(ids: str | tuple[str, ...]) -> Token[Cell | None]:
+    """Make ``ids`` current, as a running call's, until ``restore``; return the token for it.
 
-    def set(self, ids: str | tuple[str, ...]) -> object:
-        """Make ``ids`` current until ``reset``; return the token for it."""
-        return STATE.set([ids, 0.0, STATE.get(), False])
-
-    def reset(self, token: object) -> None:
-        """Restore what was current before the matching ``set``."""
-        STATE.reset(token)  # type: ignore[arg-type]
+    For code that runs on behalf of a call it is not, such as a challenger run
+    under its champion's ids: nothing is marked done, so the last id is unchanged.
+    """
+    return STATE.set([ids, 0.0, STATE.get(), False])
 
 
-CURRENT: Final = _Current()
-"""Used by the shadow executor to run a challenger under the champion's ids."""
+def restore(token: Token[Cell | None]) -> None:
+    """Make current again what was current before the matching ``use_ids``."""
+    STATE.reset(token)

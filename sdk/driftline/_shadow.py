@@ -36,7 +36,7 @@ from itertools import repeat
 from queue import SimpleQueue
 from typing import Any, Final, NamedTuple
 
-from ._context import CURRENT
+from ._context import restore, use_ids
 from ._exceptions import ConfigurationError
 from ._extract import batch_prediction_columns, prediction_of
 from ._logging import warn_rate_limited
@@ -299,14 +299,14 @@ class ShadowRunner:
         """Call the challenger with the champion's arguments and its prediction id(s) current."""
         fn = self.shadow.fn
         if not self._is_async:
-            token = CURRENT.set(job.ids)
+            token = use_ids(job.ids)
             try:
                 return fn(*job.args, **job.kwargs)
             finally:
-                CURRENT.reset(token)
+                restore(token)
 
         async def call() -> Any:
-            CURRENT.set(job.ids)  # in the task's own context
+            use_ids(job.ids)  # in the task's own context
             return await fn(*job.args, **job.kwargs)
 
         assert self._loop is not None

@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Final, Literal
 
-from ._context import CURRENT
+from ._context import restore, use_ids
 
 __all__ = [
     "START_TIMEOUT",
@@ -183,7 +183,7 @@ def _serve(conn: Connection, fn: Callable[..., Any]) -> None:
             args, kwargs, ids = conn.recv()
         except (EOFError, OSError):  # the parent closed the pipe or exited
             return
-        token = CURRENT.set(ids)
+        token = use_ids(ids)
         try:
             result = fn(*args, **kwargs)
             if loop is not None:
@@ -192,7 +192,7 @@ def _serve(conn: Connection, fn: Callable[..., Any]) -> None:
         except Exception as error:
             reply = (False, f"{type(error).__name__}: {error}"[:_REASON_CHARS])
         finally:
-            CURRENT.reset(token)
+            restore(token)
         try:
             conn.send(reply)
         except (pickle.PicklingError, TypeError, AttributeError) as error:

@@ -362,32 +362,54 @@ def test_a_call_entry_with_a_bare_float_prediction_is_the_output_value() -> None
     assert only_batch(encode("svc", [entry], sent_at=1.0))["predictions"] == {"value": [0.25]}
 
 
-def bare_or_mapping(outputs: list[object], i: int) -> object:
-    """A call entry's predictions: a float as it is (the output "value"), else a mapping."""
-    value = outputs[i % len(outputs)]
-    return value if type(value) is float else {"p": value}
+plain_records = st.fixed_dictionaries(
+    {
+        "a": st.floats(min_value=-1e6, max_value=1e6),
+        "b": st.text(max_size=5),
+        "c": st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1)),
+    }
+)
 
 
 @given(
-    st.lists(st.dictionaries(st.sampled_from("abc"), scalars, min_size=3, max_size=3), min_size=1),
-    st.lists(st.one_of(st.floats(allow_nan=True), st.booleans(), st.text(max_size=3)), min_size=1),
+    st.lists(plain_records, min_size=1, max_size=30),
+    st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=1),
     st.booleans(),
 )
 def test_the_fast_path_writes_what_the_general_path_writes(
-    records: list[dict[str, object]], outputs: list[object], calls: bool
+    records: list[dict[str, object]], outputs: list[float], calls: bool
 ) -> None:
-    """Rows or calls of one model encode to the same document with and without the fast path."""
+    """Plain rows or calls of one model take the fast path, which writes the general path's JSON."""
     clock = (1795766400.0, 1000.0)
     entries: list[Entry] = [
-        (CALL, "m", "1", "champion", i, 999.5, None, features, bare_or_mapping(outputs, i))
+        (CALL, "m", "1", "champion", i, 999.5, None, features, outputs[i % len(outputs)])
         if calls
         else row(f"id-{i}", features, {"p": outputs[i % len(outputs)]})
         for i, features in enumerate(records)
     ]
     fast = fast_batch(entries, clock)
     general = only_batch(encode_general("svc", entries, 0.0, clock))
-    if fast is not None:
-        assert json.loads(json.dumps(fast)) == general
+    assert fast is not None
+    assert json.loads(json.dumps(fast)) == general
+
+
+@pytest.mark.parametrize(
+    "features",
+    [
+        [{"x": 1.0}, {"x": math.nan}],  # a non-finite float is written as a string
+        [{"x": 1.0}, {"y": 1.0}],  # names that differ are padded with null
+        [{"x": 1.0}, {"x": "a"}],  # a column of floats and strings
+        [{"x": 1.0}, {"x": np.float32(1.0)}],  # a foreign type
+    ],
+)
+def test_bodies_the_fast_path_cannot_write_take_the_general_path(
+    features: list[dict[str, object]],
+) -> None:
+    """A body with a value or a name layout the fast path does not handle is left to the
+    general path, which still encodes every record."""
+    entries = [row(f"id-{i}", f) for i, f in enumerate(features)]
+    assert fast_batch(entries, (0.0, 0.0)) is None
+    assert encode("svc", entries, sent_at=0.0).records == len(entries)
 
 
 def test_plain_rows_take_the_fast_path() -> None:
