@@ -55,7 +55,7 @@ class Binding:
         "capture",
         "capture_rate",
         "errors",
-        "finish_untraced",
+        "finish_success",
         "log_rate",
         "logger",
         "model",
@@ -83,8 +83,8 @@ class Binding:
     ) -> None:
         settings = runtime.settings
         self.spec = spec
-        # Set by the wrapper (_call.untraced_finisher), which needs the finished binding.
-        self.finish_untraced: Callable[..., None] = _unset
+        # Set by the wrapper (_call.success_finisher), which needs the finished binding.
+        self.finish_success: Callable[..., None] = _unset
         self.model = spec.model
         self.version = spec.version
         self.role = spec.role

@@ -1,10 +1,11 @@
 """Recording one finished plain call: metrics, span, log, capture and challenger.
 
-``untraced_finisher`` builds, once per binding, the path of a successful call
-without a span, the commonest one, kept short: a float prediction is counted by appending to the
-model's pending arrays (``_metrics``), and the record goes to the capture queue
-with its id and timestamp still unformatted (``submit_call``). ``finish_call``
-handles everything else: spans, exceptions.
+``success_finisher`` builds, once per binding, the path of a successful call.
+Without a recording span, the commonest case, it is kept short: a float
+prediction is counted by appending to the model's pending arrays
+(``_metrics``), and the record goes to the capture queue with its id and
+timestamp still unformatted (``submit_call``). ``finish_call`` handles the
+rest: recording spans, exceptions.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ._extract import VALUE, features_of, prediction_of
 from ._metrics import FOLD_AT
 from ._tracing import flatten_attributes
 
-__all__ = ["finish_call", "untraced_finisher"]
+__all__ = ["finish_call", "success_finisher"]
 
 _perf_counter = time.perf_counter
 _time = time.time
@@ -46,20 +47,20 @@ def _features(bound: Binding, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
 
 
 Finisher = Callable[..., None]
-"""``finish(result, args, kwargs, cell, start, span=None, token=None)``: records one
-successful call that has no span, or whose span is not recording (not sampled)."""
+"""``finish(result, args, kwargs, cell, start, span, token)``: records one successful call."""
 
 _NO_ATTRIBUTES: dict[str, Any] = {}
 
 
-def untraced_finisher(bound: Binding) -> Finisher:
-    """Return the ``Finisher`` of ``bound``'s successful untraced or unsampled calls.
+def success_finisher(bound: Binding) -> Finisher:
+    """Return the ``Finisher`` of ``bound``'s successful calls.
 
     Everything the binding decides once (capture on, its rate, where the
     features are, the log rate, a challenger) is looked up here, not per call.
-    The finisher never raises. An unsampled span is ended (nothing is recorded
-    on it) and its trace id goes with the record and the log line; with no
-    exemplar to keep, the call is counted like an untraced one.
+    The finisher never raises. A recording (sampled) span hands the call to
+    ``finish_call``. An unsampled span is ended (nothing is recorded on it) and
+    its trace id goes with the record and the log line; with no exemplar to
+    keep, the call is counted like an untraced one.
     """
     spec = bound.spec
     to_prediction = spec.prediction
@@ -83,13 +84,16 @@ def untraced_finisher(bound: Binding) -> Finisher:
         kwargs: Mapping[str, Any],
         cell: Cell,
         start: float,
-        span: Span | None = None,
-        token: object = None,
+        span: Span | None,
+        token: object,
     ) -> None:
         duration = _perf_counter() - start
         try:
             trace_id = span_id = None
             if span is not None:
+                if span.is_recording():
+                    finish_call(bound, result, None, args, kwargs, cell, span, token, start)
+                    return
                 trace_id, span_id, _ = bound.end_span(span, token, _NO_ATTRIBUTES, None)
             prediction: dict[str, object] | None = None
             readable = True

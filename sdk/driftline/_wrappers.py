@@ -11,7 +11,7 @@ from typing import Any
 from . import _ids, _runtime
 from ._batch import batch_ids, finish_batch
 from ._binding import Binding, Spec
-from ._call import finish_call, untraced_finisher
+from ._call import finish_call, success_finisher
 from ._context import STATE, enter, leave, running_from
 from ._logging import warn_rate_limited
 from ._shadow import ShadowRunner
@@ -40,7 +40,7 @@ class _Monitor:
             return bound
         try:
             bound = Binding(self.spec, _runtime.current(), self.shadow)
-            bound.finish_untraced = untraced_finisher(bound)
+            bound.finish_success = success_finisher(bound)
             self._bound = bound
         except Exception:
             warn_rate_limited("bind", "driftline: cannot set up telemetry", exc_info=True)
@@ -79,12 +79,7 @@ def wrap(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
                 finish_call(bound, None, exc, args, kwargs, cell, span, token, start)
                 raise
             leave(cell)
-            if span is None:
-                bound.finish_untraced(result, args, kwargs, cell, start)
-            elif not span.is_recording():
-                bound.finish_untraced(result, args, kwargs, cell, start, span, token)
-            else:
-                finish_call(bound, result, None, args, kwargs, cell, span, token, start)
+            bound.finish_success(result, args, kwargs, cell, start, span, token)
             return result
 
         return async_call
@@ -117,12 +112,7 @@ def wrap(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
         if prev is not None and prev[3]:
             outer = prev[2]
             cell[2] = outer if outer is None or not outer[3] else running_from(outer)
-        if span is None:
-            bound.finish_untraced(result, args, kwargs, cell, start)
-        elif not span.is_recording():  # not sampled: no attributes, no exemplar
-            bound.finish_untraced(result, args, kwargs, cell, start, span, token)
-        else:
-            finish_call(bound, result, None, args, kwargs, cell, span, token, start)
+        bound.finish_success(result, args, kwargs, cell, start, span, token)
         return result
 
     return sync_call
