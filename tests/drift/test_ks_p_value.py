@@ -35,7 +35,8 @@ def test_p_value_matches_scipy_asymp_over_all_regimes(n1: int, n2: int) -> None:
 
 
 def test_p_value_is_a_python_float_in_the_pelz_good_regime() -> None:
-    """A p-value from the Pelz-Good path is a plain float in [0, 1]."""
+    """A p-value from the Pelz-Good path is a plain float in [0, 1], scipy's kstwo.sf value."""
     p = ks.ks_p_value(0.006, 50_000, 20_000)
     assert type(p) is float
     assert 0.0 <= p <= 1.0
+    assert p == pytest.approx(float(stats.kstwo.sf(0.006, 14286)), abs=1e-12)

@@ -67,6 +67,7 @@ def test_no_current_id_after_the_call_returns(telemetry: Telemetry) -> None:
     predict({"x": 1.0})
     assert driftline.current_prediction_id() is None
     assert driftline.last_prediction_id() is not None
+    assert driftline.last_prediction_id() == telemetry.records[0].prediction_id
 
 
 def test_sequential_calls_keep_one_cell(telemetry: Telemetry) -> None:

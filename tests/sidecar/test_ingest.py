@@ -41,6 +41,7 @@ def test_numeric_column_is_float64() -> None:
     """A column of numbers decodes to a float64 array."""
     (batch,) = decode(_body(_batch()), Limits(), _no_reference).batches
     np.testing.assert_array_equal(np.array([30.0, 40.5]), batch.features["age"].values)
+    assert batch.features["age"].values.dtype == np.float64
 
 
 def test_categorical_column_keeps_none_for_missing() -> None:
@@ -71,6 +72,7 @@ def test_strings_in_a_numeric_column_are_type_mismatches() -> None:
         True,
         False,
     ]
+    assert (bool(np.isnan(column.values[0])), column.values[1]) == (True, 3.0)
 
 
 def test_booleans_are_categories() -> None:
