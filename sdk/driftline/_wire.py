@@ -434,7 +434,4 @@ def encode_outcomes(
             "timestamps": [o[2] for o in outcomes],
         },
     }
-    raw = json.dumps(document, separators=(",", ":"), allow_nan=False).encode("ascii")
-    if len(raw) > GZIP_THRESHOLD:
-        return Body(gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0), True, len(outcomes), 0)
-    return Body(raw, False, len(outcomes), 0)
+    return _body(document, len(outcomes), 0)
