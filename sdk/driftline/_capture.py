@@ -286,12 +286,9 @@ class CaptureQueue:
             self._urgent = max(self._urgent, mark)
         self._wake.set()
         with self._done:
-            while self._resolved < mark:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._done.wait(remaining)
-        return True
+            return self._done.wait_for(
+                lambda: self._resolved >= mark, max(0.0, deadline - time.monotonic())
+            )
 
     def close(self, timeout: float) -> None:
         """Flush within ``timeout``, stop the shipper and drop what is left as ``shutdown``.

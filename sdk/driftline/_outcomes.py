@@ -180,12 +180,9 @@ class OutcomeBuffer:
     def wait(self, mark: int, deadline: float) -> bool:
         """Wait until ``mark`` outcomes were sent or dropped; False at ``deadline``."""
         with self._done:
-            while self._resolved < mark:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._done.wait(remaining)
-        return True
+            return self._done.wait_for(
+                lambda: self._resolved >= mark, max(0.0, deadline - time.monotonic())
+            )
 
     def close(self, shipper_alive: bool) -> None:
         """Drop what is queued (and, when the shipper still runs, in flight) as ``shutdown``."""
