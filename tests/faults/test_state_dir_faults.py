@@ -9,7 +9,9 @@ so creating it fails with ENOTDIR whoever runs the sidecar.
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,6 +74,26 @@ def _exercise(sidecar: SidecarProcess) -> tuple[float, bool, bool]:
     )
 
 
+def _left_behind(sidecar: SidecarProcess, state_dir: Path) -> list[str]:
+    """Temporary files that a finished save left behind.
+
+    Saves run every 0.1 s, so one may be writing its temporary file while we look. Saves
+    run one after another on one thread and each names its arrays file by ``time_ns()``
+    at its start: once two more failures are counted after ``start``, any save still
+    writing began after ``start``, and any temporary file from before it is a leftover.
+    """
+    start = time.time_ns()
+    failed = sidecar.metric(_FAILURES, operation="save")
+    wait(lambda: sidecar.metric(_FAILURES, operation="save") >= failed + 2, message="two more")
+    in_flight = re.compile(r"\.snapshot-(\d+)\.npz\.tmp")
+    return sorted(
+        path.name
+        for path in state_dir.iterdir()
+        if path.name.endswith(".tmp")
+        and not ((match := in_flight.fullmatch(path.name)) and int(match[1]) >= start)
+    )
+
+
 def _config(tmp_path: Path, profile_path: Path, state_dir: Path) -> Path:
     return write_config(
         tmp_path,
@@ -116,7 +138,7 @@ def test_full_disk_is_counted_leaves_no_partial_files_and_recovers(
         try:
             sidecar.start()
             outcome = _exercise(sidecar)
-            partial = sorted(p.name for p in state_dir.iterdir() if p.name.endswith(".tmp"))
+            partial = _left_behind(sidecar, state_dir)
             subprocess.run(
                 ["mount", "-o", "remount,size=16m", str(state_dir)], check=True, capture_output=True
             )
