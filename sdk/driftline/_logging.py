@@ -2,10 +2,18 @@
 
 The logger is built with ``structlog.wrap_logger`` and every argument given,
 so structlog's global configuration (the app's) is neither read nor changed.
+
+A logged call runs on the model's thread, so the line is made cheaply: the
+logger is bound once (structlog's lazy proxy would build a new logger on every
+call), its class is structlog's filtering bound logger (methods made once, no
+level lookup per call), and the JSON is rendered by orjson when the app has it
+installed (the standard library's ``json`` otherwise, and for what orjson
+refuses, such as integers beyond 64 bits).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -15,6 +23,11 @@ from typing import Any
 import structlog
 
 from ._config import LogOutput
+
+try:  # optional: renders a line in a tenth of the time json.dumps takes
+    import orjson
+except ImportError:  # pragma: no cover - depends on what the app installed
+    orjson = None  # type: ignore[assignment]
 
 __all__ = ["EVENT", "build_logger", "diagnostics", "warn_rate_limited"]
 
@@ -38,6 +51,16 @@ def warn_rate_limited(key: str, message: str, *args: object, exc_info: bool = Fa
         diagnostics.warning(message, *args, exc_info=exc_info)
 
 
+def _dumps(event: Any, **kwargs: Any) -> str:
+    """``JSONRenderer``'s serializer: orjson when importable, else (or when it refuses) json."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(event, default=repr).decode()
+        except TypeError:
+            pass
+    return json.dumps(event, **kwargs)
+
+
 def build_logger(service: str, output: LogOutput | None, final: Processor | None = None) -> Any:
     """Return a bound logger writing JSON lines to ``output`` (stderr by default).
 
@@ -54,13 +77,13 @@ def build_logger(service: str, output: LogOutput | None, final: Processor | None
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
-        final if final is not None else structlog.processors.JSONRenderer(),
+        final if final is not None else structlog.processors.JSONRenderer(serializer=_dumps),
     ]
     return structlog.wrap_logger(
         wrapped,
         processors=processors,
-        wrapper_class=structlog.BoundLogger,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         context_class=dict,
         cache_logger_on_first_use=False,
         service=service,
-    )
+    ).bind()

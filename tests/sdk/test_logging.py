@@ -9,6 +9,7 @@ import logging
 import driftline
 import pytest
 import structlog
+from driftline import _logging
 from driftline.testing import capture_telemetry
 from prometheus_client import CollectorRegistry
 
@@ -77,6 +78,26 @@ def test_json_line_to_file_like() -> None:
     predict({"x": 1.0})
     line = json.loads(out.getvalue())
     assert (line["event"], line["model"], line["outcome"]) == ("prediction", "m", "success")
+
+
+def test_error_json_line_carries_the_traceback() -> None:
+    """An error's line, rendered for real, names the exception and holds its traceback."""
+    out = io.StringIO()
+    driftline.configure(
+        log_output=out, log_sample_rate=0.0, registry=CollectorRegistry(), trace_sample_rate=0
+    )
+    with pytest.raises(ValueError, match="negative"):
+        predict({"x": -1.0})
+    line = json.loads(out.getvalue())
+    assert (line["level"], line["outcome"]) == ("error", "error")
+    assert line["exception"].startswith("Traceback (most recent call last):")
+    assert line["exception"].rstrip().endswith("ValueError: negative")
+
+
+def test_renderer_falls_back_to_json_for_what_orjson_refuses() -> None:
+    """An integer beyond 64 bits (orjson raises TypeError) is rendered by the json module."""
+    event = {"event": "prediction", "big": 2**70, "x": 0.25}
+    assert json.loads(_logging._dumps(event)) == event
 
 
 def test_stdlib_logger_output(caplog: pytest.LogCaptureFixture) -> None:
