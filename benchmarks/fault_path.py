@@ -373,11 +373,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.pin
         else "Not pinned: every thread and process may run on either core."
     )
+    defaults = driftline.Settings()
     notes = [
         f"One process: a `@driftline.monitor` model of {NUMERIC} float features through "
         f"{layers} hidden tanh layers of {WIDTH} units (numpy), capture on with the default "
-        "settings (queue 10,000, batches of 500, timeout 2 s, 5 retries), metrics on, tracing "
-        "off (no provider), 1 % of calls logged to /dev/null. "
+        f"settings (queue {defaults.capture_queue_size:,}, batches of "
+        f"{defaults.capture_batch_size:,}, compression {defaults.capture_compression}: none "
+        f"to 127.0.0.1, timeout {defaults.capture_timeout:g} s, "
+        f"{defaults.capture_max_retries} retries), metrics on, tracing off (no provider), "
+        f"{defaults.log_sample_rate:.0%} of calls logged to /dev/null. "
         f"{cycles} cycles of 3 x {phase_seconds:g} s, the phase order rotating "
         "(healthy-hung-down, hung-down-healthy, down-healthy-hung); untimed between phases: a "
         "new sidecar is started where the phase needs one (after hung or down) and the "

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import driftline
 import numpy as np
 from _common import is_quick, report_measures
 from _sidecar import SidecarProcess, free_port, scrape, status_mib, write_config
@@ -38,7 +39,7 @@ NUMERIC = 8
 CATEGORICAL = 2
 LEVELS = [f"level_{j}" for j in range(6)]
 MODEL, VERSION = "soak", "1"
-BATCH_SIZE = 500  # the SDK's default capture_batch_size
+BATCH_SIZE = driftline.Settings().capture_batch_size  # the SDK's default
 BACKLOG_LIMIT = 4 * BATCH_SIZE  # records a worker may still hold after a step and keep up
 SOAK_SHARE = 0.8
 
@@ -403,7 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     notes = [
         f"{args.workers} worker processes, each `driftline.configure(sidecar_url=...)` with the "
-        f"default capture settings (queue 10,000, batches of {BATCH_SIZE}, flush every 1 s) and "
+        f"default capture settings (queue 10,000, batches of {BATCH_SIZE:,}, flush every 1 s, "
+        "no compression to 127.0.0.1) and "
         f"a `@driftline.monitor` function called in a paced loop on a dict of {NUMERIC} numeric "
         f"and {CATEGORICAL} categorical features; one `driftline sidecar` process (window "
         "10,000, evaluation every 5 s against a profile of the same columns). Everything runs "

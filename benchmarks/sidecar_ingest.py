@@ -1,11 +1,13 @@
 """Sidecar ingest: records per second through a real ``driftline sidecar`` process's /v1/records.
 
 Records of 20 features (15 numeric, 5 categorical) plus one prediction, in batches of
-1,000 per body, gzip-compressed as the SDK sends them, over keep-alive HTTP connections
-from client threads. Every body carries new prediction ids, so the prediction store
-(on, with its default 100,000 ids) stores and evicts every record: a body is compressed
-once before timing except its ids, which are compressed per send and spliced in (a
-gzip stream of independently flushed deflate pieces), so the client costs little.
+1,000 per body, gzip-compressed as the SDK sends them to a sidecar that is not on a
+loopback address (``capture_compression``; to a loopback one it sends plain JSON), over
+keep-alive HTTP connections from client threads. Every body carries new prediction ids,
+so the prediction store (on, with its default 100,000 ids) stores and evicts every
+record: a body is compressed once before timing except its ids, which are compressed per
+send and spliced in (a gzip stream of independently flushed deflate pieces), so the
+client costs little.
 Also reports the sidecar's peak RSS (VmHWM) after 1 million records and at the end, to
 show memory stays bounded by the window; then two shorter runs (at most 1 million
 records each) against a fresh sidecar: shadow pairs (each id sent by the champion,

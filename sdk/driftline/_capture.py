@@ -61,6 +61,7 @@ class CaptureQueue:
         self._settings = settings
         self._capacity = settings.queue_size
         self._batch_size = settings.batch_size
+        self._gzip = settings.gzip
         parts = urlsplit(settings.url)
         self._path = parts.path.rstrip("/") + "/v1/records"
         self._outcomes_path = parts.path.rstrip("/") + "/v1/outcomes"
@@ -382,7 +383,7 @@ class CaptureQueue:
 
     def _ship(self, entries: list[Entry], rows: int) -> Outcome:
         try:
-            body = encode(self._settings.service_name, entries, time.time())
+            body = encode(self._settings.service_name, entries, time.time(), gzip=self._gzip)
         except Exception:  # a bug in the encoder must not stop the thread
             return Outcome(encode_error=rows)
         if not body.records:
@@ -394,7 +395,9 @@ class CaptureQueue:
     ) -> tuple[int, dict[str, int]]:
         """Send outcomes to ``/v1/outcomes``; return how many were sent and dropped by reason."""
         try:
-            body = encode_outcomes(self._settings.service_name, outcomes, time.time())
+            body = encode_outcomes(
+                self._settings.service_name, outcomes, time.time(), gzip=self._gzip
+            )
         except Exception:  # validated on submit; a bug in the encoder must not stop the thread
             return 0, {"invalid": len(outcomes)}
         result = self._transport.send(body, self._outcomes_path, self._stop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from ipaddress import ip_address
 from typing import Final, Protocol
 from urllib.parse import urlsplit
 
@@ -11,7 +12,10 @@ import numpy as np
 
 from ._wire import JsonScalar
 
-__all__ = ["DROP_REASONS", "SEND_OUTCOMES", "CaptureSettings", "CaptureSink"]
+__all__ = ["COMPRESSIONS", "DROP_REASONS", "SEND_OUTCOMES", "CaptureSettings", "CaptureSink"]
+
+COMPRESSIONS: Final = ("auto", "gzip", "none")
+"""Values of ``capture_compression``: ``auto`` gzips unless the sidecar is on a loopback address."""
 
 DROP_REASONS: Final = (
     "queue_full",
@@ -38,10 +42,12 @@ class CaptureSettings:
     """Sent as ``Authorization: Bearer <token>`` when set."""
     queue_size: int = 10_000
     """The most records held in memory; more are dropped as ``queue_full``."""
-    batch_size: int = 500
+    batch_size: int = 1_000
     """The most records in one request body; a full batch wakes the shipper."""
     flush_interval: float = 1.0
     """Seconds between sends of a partial batch."""
+    compression: str = "auto"
+    """``gzip``, ``none``, or ``auto``: gzip unless the sidecar's host is a loopback address."""
     timeout: float = 2.0
     """Seconds for one POST (connect, send and answer)."""
     max_retries: int = 5
@@ -57,6 +63,10 @@ class CaptureSettings:
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"url: expected http(s)://host[:port][/path], got {self.url!r}")
+        if self.compression not in COMPRESSIONS:
+            raise ValueError(
+                f"compression: must be one of {', '.join(COMPRESSIONS)}, got {self.compression!r}"
+            )
         for name in ("queue_size", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
@@ -67,6 +77,28 @@ class CaptureSettings:
                 raise ValueError(f"{name}: must be a positive number, got {getattr(self, name)}")
         if not self.exit_timeout >= 0:
             raise ValueError(f"exit_timeout: must be 0 or more, got {self.exit_timeout}")
+
+    @property
+    def gzip(self) -> bool:
+        """Whether large bodies are gzipped: on a loopback address compression only costs CPU.
+
+        Compressing is done on the shipper thread; its zlib calls release and
+        retake the GIL once per output block, and each time the model's thread
+        can end up waiting for the GIL. Next to the model, the bytes saved buy nothing.
+        """
+        if self.compression != "auto":
+            return self.compression == "gzip"
+        return not is_loopback(urlsplit(self.url).hostname or "")
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and for loopback IP addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class CaptureSink(Protocol):

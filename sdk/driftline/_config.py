@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from ._capture_settings import COMPRESSIONS
 from ._exceptions import ConfigurationError
 
 __all__ = ["DEFAULT_PREDICTION_BUCKETS", "Settings", "configure", "resolve_settings"]
@@ -38,8 +39,9 @@ class Settings:
     log_sample_rate: float = 0.01
     capture_sample_rate: float = 1.0
     capture_queue_size: int = 10_000
-    capture_batch_size: int = 500
+    capture_batch_size: int = 1_000
     capture_flush_interval: float = 1.0
+    capture_compression: str = "auto"
     capture_timeout: float = 2.0
     capture_max_retries: int = 5
     capture_exit_timeout: float = 2.0
@@ -101,6 +103,7 @@ _ENV_PARSERS: dict[str, Callable[[str], Any]] = {
     "capture_queue_size": _parse_int,
     "capture_batch_size": _parse_int,
     "capture_flush_interval": _parse_float,
+    "capture_compression": str,
     "capture_timeout": _parse_float,
     "capture_max_retries": _parse_int,
     "capture_exit_timeout": _parse_float,
@@ -147,6 +150,12 @@ def _check_url(value: object) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"must be an http:// or https:// URL with a host, got {value!r}"
     return None
+
+
+def _check_compression(value: object) -> str | None:
+    if value in COMPRESSIONS:
+        return None
+    return f"must be one of {', '.join(COMPRESSIONS)}, got {value!r}"
 
 
 def _check_optional_str(value: object) -> str | None:
@@ -215,6 +224,7 @@ _CHECKS: dict[str, Callable[[object], str | None]] = {
     "capture_queue_size": _check_positive_int,
     "capture_batch_size": _check_positive_int,
     "capture_flush_interval": _check_seconds,
+    "capture_compression": _check_compression,
     "capture_timeout": _check_seconds,
     "capture_max_retries": _check_non_negative_int,
     "capture_exit_timeout": _check_seconds,
@@ -309,6 +319,7 @@ def configure(
     capture_queue_size: int | None = None,
     capture_batch_size: int | None = None,
     capture_flush_interval: float | None = None,
+    capture_compression: str | None = None,
     capture_timeout: float | None = None,
     capture_max_retries: int | None = None,
     capture_exit_timeout: float | None = None,
@@ -343,6 +354,7 @@ def configure(
             "capture_queue_size": capture_queue_size,
             "capture_batch_size": capture_batch_size,
             "capture_flush_interval": capture_flush_interval,
+            "capture_compression": capture_compression,
             "capture_timeout": capture_timeout,
             "capture_max_retries": capture_max_retries,
             "capture_exit_timeout": capture_exit_timeout,

@@ -85,6 +85,7 @@ def _build_capture(settings: Settings, registry: CollectorRegistry) -> CaptureSi
             queue_size=settings.capture_queue_size,
             batch_size=settings.capture_batch_size,
             flush_interval=settings.capture_flush_interval,
+            compression=settings.capture_compression,
             timeout=settings.capture_timeout,
             max_retries=settings.capture_max_retries,
             exit_timeout=settings.capture_exit_timeout,

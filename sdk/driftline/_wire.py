@@ -28,7 +28,7 @@ at level 5 for a quarter of the CPU.
 
 from __future__ import annotations
 
-import gzip
+import gzip as _gzip
 import json
 import math
 import numbers
@@ -65,7 +65,7 @@ __all__ = [
 
 PROTOCOL_VERSION: Final = 1
 GZIP_THRESHOLD: Final = 16 * 1024
-"""Bodies larger than this many bytes are sent gzip-compressed."""
+"""Bodies larger than this many bytes are sent gzip-compressed (when compression is on)."""
 GZIP_LEVEL: Final = 1
 
 ROW: Final = 0
@@ -356,7 +356,7 @@ def _add_columns(batch: _Batch, entry: Entry) -> int:
     return len(bad)
 
 
-def encode(service: str, entries: Iterable[Entry], sent_at: float) -> Body:
+def encode(service: str, entries: Iterable[Entry], sent_at: float, *, gzip: bool = True) -> Body:
     """Encode entries into one protocol-v1 body, dropping unencodable records and counting them.
 
     Never raises for bad values: a row whose id, timestamp, trace id, a name or
@@ -367,12 +367,17 @@ def encode(service: str, entries: Iterable[Entry], sent_at: float) -> Body:
     clock = (time.time(), time.perf_counter())  # for the start times of call entries
     fast = fast_batch(entries, clock)
     if fast is not None:
-        return _body(_document(service, sent_at, [fast]), len(entries), 0)
-    return encode_general(service, entries, sent_at, clock)
+        return _body(_document(service, sent_at, [fast]), len(entries), 0, gzip)
+    return encode_general(service, entries, sent_at, clock, gzip=gzip)
 
 
 def encode_general(
-    service: str, entries: Iterable[Entry], sent_at: float, clock: tuple[float, float]
+    service: str,
+    entries: Iterable[Entry],
+    sent_at: float,
+    clock: tuple[float, float],
+    *,
+    gzip: bool = True,
 ) -> Body:
     """``encode`` without the fast path: every record converted value by value."""
     batches: dict[tuple[str, str, str], _Batch] = {}
@@ -398,15 +403,15 @@ def encode_general(
     if records == 0:
         return Body(payload=b"", gzipped=False, records=0, encode_errors=errors)
     document = _document(service, sent_at, [b.to_json(*key) for key, b in batches.items() if b.ids])
-    return _body(document, records, errors)
+    return _body(document, records, errors, gzip)
 
 
 def _document(service: str, sent_at: float, batches: list[dict[str, object]]) -> dict[str, object]:
     return {"v": PROTOCOL_VERSION, "sent_at": sent_at, "service": service, "batches": batches}
 
 
-def _body(document: dict[str, object], records: int, errors: int) -> Body:
-    """Serialise ``document``, gzipped when it is over ``GZIP_THRESHOLD`` bytes."""
+def _body(document: dict[str, object], records: int, errors: int, gzip: bool) -> Body:
+    """Serialise ``document``, gzipped when ``gzip`` and it is over ``GZIP_THRESHOLD`` bytes."""
     raw = b""
     if orjson is not None:
         try:
@@ -415,13 +420,17 @@ def _body(document: dict[str, object], records: int, errors: int) -> Body:
             raw = b""
     if not raw:
         raw = json.dumps(document, separators=(",", ":"), allow_nan=False).encode("ascii")
-    if len(raw) > GZIP_THRESHOLD:
-        return Body(gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0), True, records, errors)
+    if gzip and len(raw) > GZIP_THRESHOLD:
+        return Body(_gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0), True, records, errors)
     return Body(raw, False, records, errors)
 
 
 def encode_outcomes(
-    service: str, outcomes: Sequence[tuple[str, JsonScalar, float]], sent_at: float
+    service: str,
+    outcomes: Sequence[tuple[str, JsonScalar, float]],
+    sent_at: float,
+    *,
+    gzip: bool = True,
 ) -> Body:
     """Encode validated outcomes ``(id, actual, timestamp)`` into one ``/v1/outcomes`` body."""
     document = {
@@ -434,4 +443,4 @@ def encode_outcomes(
             "timestamps": [o[2] for o in outcomes],
         },
     }
-    return _body(document, len(outcomes), 0)
+    return _body(document, len(outcomes), 0, gzip)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 from driftline._capture import DROP_REASONS, CaptureQueue, CaptureSettings
+from driftline._wire import GZIP_THRESHOLD
 from prometheus_client import CollectorRegistry
 
 from tests.sdk.conftest import MakeQueue
@@ -134,8 +135,8 @@ def test_a_columns_entry_larger_than_a_batch_is_split(
 
 
 def test_large_bodies_are_gzipped(sink: HttpSink, make_queue: MakeQueue) -> None:
-    """A body over 16 KiB is sent with Content-Encoding: gzip and decodes to every record."""
-    queue = make_queue()
+    """With compression on, a body over 16 KiB is sent gzipped and decodes to every record."""
+    queue = make_queue(compression="gzip")
     for i in range(200):
         submit(queue, f"r{i}", text="x" * 100)
 
@@ -144,6 +145,42 @@ def test_large_bodies_are_gzipped(sink: HttpSink, make_queue: MakeQueue) -> None
     [request] = sink.requests
     assert (request.gzipped, request.headers["Content-Encoding"]) == (True, "gzip")
     assert len(json.loads(gzip.decompress(request.raw))["batches"][0]["ids"]) == 200
+
+
+@pytest.mark.parametrize("compression", ["auto", "none"])
+def test_bodies_to_a_loopback_sidecar_are_not_compressed(
+    sink: HttpSink, make_queue: MakeQueue, compression: str
+) -> None:
+    """With auto (the sink is on 127.0.0.1) or none, a body over 16 KiB goes out as plain JSON."""
+    queue = make_queue(compression=compression)
+    for i in range(200):
+        submit(queue, f"r{i}", text="x" * 100)
+
+    assert queue.flush(10.0)
+
+    [request] = sink.requests
+    assert (request.gzipped, "Content-Encoding" in request.headers) == (False, False)
+    assert len(request.raw) > GZIP_THRESHOLD
+    assert len(json.loads(request.raw)["batches"][0]["ids"]) == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "gzipped"),
+    [
+        ("http://127.0.0.1:8765", False),
+        ("http://127.8.9.10:8765", False),
+        ("http://[::1]:8765", False),
+        ("http://localhost:8765", False),
+        ("http://LOCALHOST:8765", False),
+        ("http://sidecar.localhost:8765", False),
+        ("http://sidecar:8765", True),
+        ("http://10.0.0.7:8765", True),
+        ("https://drift.example:443/base", True),
+    ],
+)
+def test_auto_compression_is_off_for_loopback_hosts_only(url: str, gzipped: bool) -> None:
+    """capture_compression auto gzips unless the sidecar's host is loopback."""
+    assert CaptureSettings(url=url, service_name="svc").gzip == gzipped
 
 
 def test_the_token_is_sent_as_a_bearer_header(sink: HttpSink, make_queue: MakeQueue) -> None:
@@ -349,6 +386,7 @@ def test_submits_after_close_are_dropped_as_shutdown(
         ("flush_interval", 0.0),
         ("timeout", -1.0),
         ("max_retries", -1),
+        ("compression", "zstd"),
     ],
 )
 def test_invalid_settings_are_refused(field: str, bad: object) -> None:

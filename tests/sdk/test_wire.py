@@ -272,6 +272,16 @@ def test_a_body_over_16_kib_is_gzipped() -> None:
     assert len(only_batch(body)["ids"]) == 200
 
 
+def test_a_body_is_never_gzipped_with_compression_off() -> None:
+    """With gzip=False a body over 16 KiB is the plain JSON document."""
+    entries = [row(f"id-{i}", {"text": "x" * 100}) for i in range(200)]
+
+    body = encode("svc", entries, sent_at=0.0, gzip=False)
+
+    assert (body.gzipped, len(body.payload) > GZIP_THRESHOLD) == (False, True)
+    assert len(only_batch(body)["ids"]) == 200
+
+
 def test_split_entry_keeps_order_and_counts() -> None:
     """Splitting a columns entry gives the first k records and the rest, with their counts."""
     entry = columns(["a", "b", "c"], {"x": np.array([1, 2, 3])}, {"value": [7, 8, 9]})
