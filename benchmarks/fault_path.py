@@ -31,6 +31,7 @@ import argparse
 import contextlib
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import threading
@@ -152,6 +153,19 @@ def _phase(
     return dec, ref
 
 
+def _cycle_medians(
+    phase: list[tuple[float, float, float]], healthy: list[tuple[float, float, float]]
+) -> tuple[float, float, float]:
+    """Medians over cycles of p50 and p99 over the same cycle's healthy phase, and of the
+    p99 in units of the bare model's p50 over the same in the healthy phase."""
+    pairs = list(zip(phase, healthy, strict=True))
+    return (
+        statistics.median(p[0] / h[0] for p, h in pairs),
+        statistics.median(p[1] / h[1] for p, h in pairs),
+        statistics.median((p[1] / p[2]) / (h[1] / h[2]) for p, h in pairs),
+    )
+
+
 def _counters(registry: Any) -> dict[str, float]:
     def value(name: str, **labels: str) -> float:
         return float(registry.get_sample_value(name, labels) or 0.0)
@@ -251,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     timed: dict[str, Calls] = defaultdict(Calls)
     reference: dict[str, Calls] = defaultdict(Calls)
     deltas: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    per_cycle: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    per_cycle: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     with (
         open(os.devnull, "w") as devnull,
         tempfile.TemporaryDirectory(prefix="driftline-fault-") as tmp,
@@ -294,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     after = _counters(registry)
                     timed[phase].extend(dec)
                     reference[phase].extend(ref)
-                    per_cycle[phase].append((dec.pct(50), dec.pct(99)))
+                    per_cycle[phase].append((dec.pct(50), dec.pct(99), ref.pct(50)))
                     for key in after:
                         deltas[phase][key] += after[key] - before[key]
                     deltas[phase]["shipper_cpu"] += cpu_after[0] - cpu_before[0]
@@ -332,6 +346,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{dec.share(dec.preempted):.1%} / {ref.share(ref.preempted):.1%}",
                 f"{dec.pct(50, unpreempted=True) / healthy.pct(50, unpreempted=True):.3f} / "
                 f"{dec.pct(99, unpreempted=True) / healthy.pct(99, unpreempted=True):.3f}",
+                " / ".join(
+                    f"{r:.3f}" for r in _cycle_medians(per_cycle[phase], per_cycle["healthy"])
+                ),
                 f"{dec.share(dec.blocked):.2%} / {ref.share(ref.blocked):.2%}",
                 f"{1000 * d['shipper_cpu'] / total_seconds:.0f} / "
                 f"{1000 * d['sidecar_cpu'] / total_seconds:.0f}",
@@ -351,6 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "decorated / bare p50, p99",
         "preempted (decorated / bare)",
         "unpreempted p50, p99 / healthy",
+        "per cycle, median: p50, p99 / healthy; p99 speed-corrected",
         "blocked (decorated / bare)",
         "CPU ms/s shipper / sidecar",
         "records sent",
@@ -361,7 +379,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{phase} "
         + ", ".join(
             f"{p50 / h50:.2f}/{p99 / h99:.2f}"
-            for (p50, p99), (h50, h99) in zip(per_cycle[phase], per_cycle["healthy"], strict=True)
+            for (p50, p99, _), (h50, h99, _) in zip(
+                per_cycle[phase], per_cycle["healthy"], strict=True
+            )
         )
         for phase in PHASES[1:]
     )
@@ -400,7 +420,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "kernel gave the calling thread's CPU to something else (an involuntary context "
         "switch, from getrusage(RUSAGE_THREAD) around each call): the machine's doing, not "
         "driftline's. `unpreempted` repeats the two ratios over the calls that were not "
-        "preempted. `blocked` is the share of calls during which the thread slept (a "
+        "preempted. `per cycle, median` takes each cycle's phase over the same cycle's healthy "
+        "phase (phases of one cycle are seconds apart, so the machine moved less between "
+        "them) and gives the median over cycles of p50 and of p99, then of the "
+        "speed-corrected p99: the decorated p99 divided by the bare model's p50 of the same "
+        "phase (the machine's speed at that moment; the bare model's p50 is not moved by the "
+        "rare calls that wait for the GIL, so what driftline does to the tail stays in). "
+        "`blocked` is the share of calls during which the thread slept (a "
         "voluntary switch); the model does no I/O, so that is waiting for the GIL held by "
         "the shipper thread: driftline's doing, and it hits the bare model's calls as much "
         "as the decorated ones, since both run in the same process. `CPU ms/s` is the "
