@@ -15,8 +15,8 @@ the calling thread (an involuntary context switch: another process ran) or the t
 blocked (a voluntary one: with no I/O in the model, that is waiting for the GIL, which
 the shipper thread held). With ``--pin`` (the default on 2+ cores) the calling thread
 runs on CPU 0, the shipper thread and the sidecar process on CPU 1, so the sidecar's
-work and the shipper's compression cannot take the caller's core; other processes of
-the machine still can. Reported per phase: p50 and p99 of the decorated call, their
+work and the shipper's encoding and sending cannot take the caller's core; other
+processes of the machine still can. Reported per phase: p50 and p99 of the decorated call, their
 ratios to the healthy phase (target: within 5 %), the bare model's, the share of calls
 preempted or blocked, and the CPU the shipper thread and the sidecar used.
 
@@ -254,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     background_cpu = BACKGROUND_CPU if args.pin else None
 
     import driftline
+    from driftline._capture import CaptureSettings
     from prometheus_client import CollectorRegistry
 
     rng = np.random.default_rng(2)
@@ -277,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         registry = CollectorRegistry()
         try:
             with _on_cpu(background_cpu):  # the shipper thread starts here and keeps this CPU
-                driftline.configure(
+                settings = driftline.configure(
                     service_name="fault-bench",
                     sidecar_url=f"http://127.0.0.1:{port}",
                     registry=registry,
@@ -388,20 +389,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup = (
         f"Pinned: the calling thread on CPU {CALLER_CPU}; the driftline-shipper thread and the "
         f"sidecar process on CPU {BACKGROUND_CPU} (sched_setaffinity), so neither the "
-        "sidecar's decoding and evaluation nor the shipper's compression runs on the "
+        "sidecar's decoding and evaluation nor the shipper's encoding and sending runs on the "
         "caller's core; other processes of the machine are not pinned and run anywhere."
         if args.pin
         else "Not pinned: every thread and process may run on either core."
     )
-    defaults = driftline.Settings()
+    compressed = CaptureSettings(
+        url=f"http://127.0.0.1:{port}", service_name="x", compression=settings.capture_compression
+    ).gzip
     notes = [
         f"One process: a `@driftline.monitor` model of {NUMERIC} float features through "
         f"{layers} hidden tanh layers of {WIDTH} units (numpy), capture on with the default "
-        f"settings (queue {defaults.capture_queue_size:,}, batches of "
-        f"{defaults.capture_batch_size:,}, compression {defaults.capture_compression}: none "
-        f"to 127.0.0.1, timeout {defaults.capture_timeout:g} s, "
-        f"{defaults.capture_max_retries} retries), metrics on, tracing off (no provider), "
-        f"{defaults.log_sample_rate:.0%} of calls logged to /dev/null. "
+        f"settings (queue {settings.capture_queue_size:,}, batches of "
+        f"{settings.capture_batch_size:,}, compression {settings.capture_compression}: "
+        f"{'gzip' if compressed else 'none'} to 127.0.0.1, timeout "
+        f"{settings.capture_timeout:g} s, {settings.capture_max_retries} retries), metrics on, "
+        f"tracing off (no provider), {settings.log_sample_rate:.0%} of calls logged to "
+        "/dev/null. "
         f"{cycles} cycles of 3 x {phase_seconds:g} s, the phase order rotating "
         "(healthy-hung-down, hung-down-healthy, down-healthy-hung); untimed between phases: a "
         "new sidecar is started where the phase needs one (after hung or down) and the "

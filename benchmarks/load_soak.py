@@ -39,7 +39,8 @@ NUMERIC = 8
 CATEGORICAL = 2
 LEVELS = [f"level_{j}" for j in range(6)]
 MODEL, VERSION = "soak", "1"
-BATCH_SIZE = driftline.Settings().capture_batch_size  # the SDK's default
+DEFAULTS = driftline.Settings()  # what each worker's configure() resolves to
+BATCH_SIZE = DEFAULTS.capture_batch_size
 BACKLOG_LIMIT = 4 * BATCH_SIZE  # records a worker may still hold after a step and keep up
 SOAK_SHARE = 0.8
 
@@ -404,8 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     notes = [
         f"{args.workers} worker processes, each `driftline.configure(sidecar_url=...)` with the "
-        f"default capture settings (queue 10,000, batches of {BATCH_SIZE:,}, flush every 1 s, "
-        "no compression to 127.0.0.1) and "
+        f"default capture settings (queue {DEFAULTS.capture_queue_size:,}, batches of "
+        f"{BATCH_SIZE:,}, flush every {DEFAULTS.capture_flush_interval:g} s, compression "
+        f"{DEFAULTS.capture_compression}: none to 127.0.0.1) and "
         f"a `@driftline.monitor` function called in a paced loop on a dict of {NUMERIC} numeric "
         f"and {CATEGORICAL} categorical features; one `driftline sidecar` process (window "
         "10,000, evaluation every 5 s against a profile of the same columns). Everything runs "

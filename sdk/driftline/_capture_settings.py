@@ -42,7 +42,7 @@ class CaptureSettings:
     """Sent as ``Authorization: Bearer <token>`` when set."""
     queue_size: int = 10_000
     """The most records held in memory; more are dropped as ``queue_full``."""
-    batch_size: int = 1_000
+    batch_size: int = 500
     """The most records in one request body; a full batch wakes the shipper."""
     flush_interval: float = 1.0
     """Seconds between sends of a partial batch."""
@@ -92,13 +92,16 @@ class CaptureSettings:
 
 
 def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and for loopback IP addresses (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+    """True for ``localhost`` names and loopback IP addresses (127.0.0.0/8, ::1, ::ffff:127.x)."""
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
         return True
     try:
-        return ip_address(host).is_loopback
+        address = ip_address(name)
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 class CaptureSink(Protocol):

@@ -39,7 +39,7 @@ class Settings:
     log_sample_rate: float = 0.01
     capture_sample_rate: float = 1.0
     capture_queue_size: int = 10_000
-    capture_batch_size: int = 1_000
+    capture_batch_size: int = 500
     capture_flush_interval: float = 1.0
     capture_compression: str = "auto"
     capture_timeout: float = 2.0
@@ -148,14 +148,14 @@ def _check_url(value: object) -> str | None:
         return "must be an http:// or https:// URL"
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"must be an http:// or https:// URL with a host, got {value!r}"
+        return "must be an http:// or https:// URL with a host"
     return None
 
 
 def _check_compression(value: object) -> str | None:
     if value in COMPRESSIONS:
         return None
-    return f"must be one of {', '.join(COMPRESSIONS)}, got {value!r}"
+    return f"must be one of {', '.join(COMPRESSIONS)}"
 
 
 def _check_optional_str(value: object) -> str | None:

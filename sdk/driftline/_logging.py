@@ -7,8 +7,9 @@ A logged call runs on the model's thread, so the line is made cheaply: the
 logger is bound once (structlog's lazy proxy would build a new logger on every
 call), its class is structlog's filtering bound logger (methods made once, no
 level lookup per call), and the JSON is rendered by orjson when the app has it
-installed (the standard library's ``json`` otherwise, and for what orjson
-refuses, such as integers beyond 64 bits).
+installed (the standard library's ``json`` otherwise, for what orjson
+refuses, such as integers beyond 64 bits, and for lines with non-ASCII text,
+which ``json`` escapes).
 """
 
 from __future__ import annotations
@@ -52,12 +53,19 @@ def warn_rate_limited(key: str, message: str, *args: object, exc_info: bool = Fa
 
 
 def _dumps(event: Any, **kwargs: Any) -> str:
-    """``JSONRenderer``'s serializer: orjson when importable, else (or when it refuses) json."""
+    """``JSONRenderer``'s serializer: orjson when importable, else (or when it refuses) json.
+
+    A line with non-ASCII text is written by json too: it escapes it, as the
+    lines always were, so an output opened with a narrower encoding still takes it.
+    """
     if orjson is not None:
         try:
-            return orjson.dumps(event, default=repr).decode()
+            raw = orjson.dumps(event, default=repr)
         except TypeError:
             pass
+        else:
+            if raw.isascii():
+                return raw.decode("ascii")
     return json.dumps(event, **kwargs)
 
 

@@ -173,6 +173,8 @@ def test_bodies_to_a_loopback_sidecar_are_not_compressed(
         ("http://localhost:8765", False),
         ("http://LOCALHOST:8765", False),
         ("http://sidecar.localhost:8765", False),
+        ("http://localhost.:8765", False),
+        ("http://[::ffff:127.0.0.1]:8765", False),
         ("http://sidecar:8765", True),
         ("http://10.0.0.7:8765", True),
         ("https://drift.example:443/base", True),

@@ -25,7 +25,7 @@ def test_documented_defaults() -> None:
         "log_sample_rate": 0.01,
         "capture_sample_rate": 1.0,
         "capture_queue_size": 10_000,
-        "capture_batch_size": 1_000,
+        "capture_batch_size": 500,
         "capture_flush_interval": 1.0,
         "capture_compression": "auto",
         "capture_timeout": 2.0,
@@ -124,6 +124,30 @@ def test_bad_argument_names_its_key(overrides: dict[str, object], key: str) -> N
     with pytest.raises(ConfigurationError) as caught:
         resolve_settings(overrides, environ={})
     assert key == caught.value.key
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"sidecar_url": "ftp://x"},
+            "sidecar_url (DRIFTLINE_SIDECAR_URL): must be an http:// or https:// URL with a "
+            "host, got 'ftp://x'",
+        ),
+        (
+            {"capture_compression": "zstd"},
+            "capture_compression (DRIFTLINE_CAPTURE_COMPRESSION): must be one of auto, gzip, "
+            "none, got 'zstd'",
+        ),
+    ],
+)
+def test_bad_argument_message_names_the_value_once(
+    overrides: dict[str, object], message: str
+) -> None:
+    """The error says what was wrong and quotes the value given, once."""
+    with pytest.raises(ConfigurationError) as caught:
+        resolve_settings(overrides, environ={})
+    assert message == str(caught.value)
 
 
 def test_bad_environment_variable_names_the_variable() -> None:

@@ -100,6 +100,13 @@ def test_renderer_falls_back_to_json_for_what_orjson_refuses() -> None:
     assert json.loads(_logging._dumps(event)) == event
 
 
+def test_non_ascii_text_is_escaped_as_before() -> None:
+    """A line with non-ASCII text is pure ASCII (json's escapes), as json.dumps writes it."""
+    event = {"event": "prediction", "exception": "ValueError: größe 値"}
+    line = _logging._dumps(event)
+    assert (line, line.isascii()) == (json.dumps(event), True)
+
+
 def test_stdlib_logger_output(caplog: pytest.LogCaptureFixture) -> None:
     """With a logging.Logger as log_output the JSON line is that logger's message."""
     driftline.configure(

@@ -222,6 +222,21 @@ def test_the_outcome_bound_is_separate_from_the_records(
     ) == (2, 2)
 
 
+@pytest.mark.parametrize(("compression", "gzipped"), [("auto", False), ("gzip", True)])
+def test_outcome_bodies_follow_capture_compression(
+    sink: HttpSink, make_queue: MakeQueue, compression: str, gzipped: bool
+) -> None:
+    """An outcomes body over 16 KiB is plain to the loopback sink with auto, gzipped with gzip."""
+    queue = make_queue(compression=compression)
+    for i in range(300):
+        queue.submit_outcome(f"prediction-{i:06d}-" + "x" * 40, i, 1.0)
+
+    assert queue.flush(10.0)
+
+    [request] = sink.requests
+    assert (request.gzipped, len(request.body["outcomes"]["ids"])) == (gzipped, 300)
+
+
 def test_a_400_drops_outcomes_as_rejected(
     sink: HttpSink, make_queue: MakeQueue, registry: CollectorRegistry
 ) -> None:
