@@ -38,7 +38,17 @@ from ._capture_metrics import CaptureMetrics
 from ._capture_settings import DROP_REASONS, SEND_OUTCOMES, CaptureSettings, CaptureSink
 from ._outcomes import OutcomeBuffer, outcome_metrics_for
 from ._transport import Outcome, Transport
-from ._wire import CALL, ROW, Entry, JsonScalar, encode, encode_outcomes, entry_rows, split_entry
+from ._wire import (
+    CALL,
+    ROW,
+    Entry,
+    JsonScalar,
+    encode,
+    encode_outcomes,
+    entry_rows,
+    split_entry,
+    split_rows,
+)
 
 __all__ = [
     "DROP_REASONS",
@@ -382,13 +392,21 @@ class CaptureQueue:
         return entries, rows
 
     def _ship(self, entries: list[Entry], rows: int) -> Outcome:
+        """Encode and send ``entries``; a body the sidecar finds too large goes again in halves."""
         try:
             body = encode(self._settings.service_name, entries, time.time(), gzip=self._gzip)
         except Exception:  # a bug in the encoder must not stop the thread
             return Outcome(encode_error=rows)
         if not body.records:
             return Outcome(encode_error=body.encode_errors)
-        return self._transport.send(body, self._path, self._stop)
+        outcome = self._transport.send(body, self._path, self._stop)
+        if not outcome.too_large or rows < 2:
+            return outcome
+        # Over the sidecar's max_body_bytes (wide records): only a single record too
+        # large for it is rejected. Each half is encoded afresh and counts its own errors.
+        half = rows // 2
+        first, second = split_rows(entries, half)
+        return self._ship(first, half) + self._ship(second, rows - half)
 
     def _ship_outcomes(
         self, outcomes: list[tuple[str, JsonScalar, float]]

@@ -44,6 +44,18 @@ class Outcome:
     retries_exhausted: int = 0
     shutdown: int = 0
     encode_error: int = 0
+    too_large: bool = False
+    """The sidecar answered 413, the body being over its ``max_body_bytes``: all ``rejected``."""
+
+    def __add__(self, other: Outcome) -> Outcome:
+        return Outcome(
+            self.sent + other.sent,
+            self.rejected + other.rejected,
+            self.retries_exhausted + other.retries_exhausted,
+            self.shutdown + other.shutdown,
+            self.encode_error + other.encode_error,
+            self.too_large or other.too_large,
+        )
 
 
 class Transport:
@@ -73,8 +85,9 @@ class Transport:
             outcome, rejected = self.post(body, path)
             if outcome == "success":
                 return Outcome(sent=body.records - rejected, rejected=rejected, encode_error=errors)
-            if outcome == "client_error":
-                return Outcome(rejected=body.records, encode_error=errors)
+            if outcome in ("client_error", "too_large"):
+                too_large = outcome == "too_large"
+                return Outcome(rejected=body.records, encode_error=errors, too_large=too_large)
             if retries >= self._settings.max_retries:
                 return Outcome(retries_exhausted=body.records, encode_error=errors)
             retries += 1
@@ -121,6 +134,8 @@ class Transport:
         else:  # 5xx, and 1xx/3xx that a POST to the sidecar never expects: worth a retry
             outcome = "server_error"
         self._send_duration.labels(outcome).observe(time.perf_counter() - started)
+        if status == 413:
+            return "too_large", 0
         rejected = _rejected_count(answer, body.records) if outcome == "success" else 0
         return outcome, rejected
 

@@ -61,6 +61,7 @@ __all__ = [
     "encode_outcomes",
     "entry_rows",
     "split_entry",
+    "split_rows",
 ]
 
 PROTOCOL_VERSION: Final = 1
@@ -141,6 +142,27 @@ def split_entry(entry: Entry, k: int) -> tuple[Entry, Entry]:
         cut(predictions, k, n),
     )
     return head, tail
+
+
+def split_rows(entries: Sequence[Entry], k: int) -> tuple[list[Entry], list[Entry]]:
+    """The first ``k`` records of ``entries`` and the rest; a columns entry may be cut in two."""
+    head: list[Entry] = []
+    taken = 0
+    for i, entry in enumerate(entries):
+        n = entry_rows(entry)
+        if taken + n <= k:
+            head.append(entry)
+            taken += n
+            continue
+        rest = list(entries[i + 1 :])
+        if taken < k:  # only a columns entry holds more than one record
+            first, second = split_entry(entry, k - taken)
+            head.append(first)
+            rest.insert(0, second)
+        else:
+            rest.insert(0, entry)
+        return head, rest
+    return head, []
 
 
 def _has_len(col: object, n: int) -> bool:

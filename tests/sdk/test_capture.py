@@ -185,6 +185,39 @@ def test_auto_compression_is_off_for_loopback_hosts_only(url: str, gzipped: bool
     assert CaptureSettings(url=url, service_name="svc").gzip == gzipped
 
 
+def test_a_body_over_the_sidecars_limit_is_sent_again_in_halves(
+    sink: HttpSink, make_queue: MakeQueue, registry: CollectorRegistry
+) -> None:
+    """A 413 answer splits the body in halves until each fits; every record arrives, once."""
+    sink.limit(20_000)
+    queue = make_queue(compression="none")
+    ids = [f"r{i}" for i in range(200)]
+    for prediction_id in ids:
+        submit(queue, prediction_id, text="x" * 300)
+
+    assert queue.flush(10.0)
+
+    sizes = [len(r.ids) for r in sink.requests if r.status == 202]
+    assert (sink.accepted_ids(), max(sizes) < 200) == (ids, True)
+    assert value(registry, "driftline_capture_records_sent_total") == 200
+    assert value(registry, "driftline_capture_records_dropped_total", reason="rejected") == 0
+
+
+def test_only_a_single_record_over_the_limit_is_rejected(
+    sink: HttpSink, make_queue: MakeQueue, registry: CollectorRegistry
+) -> None:
+    """A record that alone is over the limit is dropped as rejected; its neighbours arrive."""
+    sink.limit(5_000)
+    queue = make_queue(compression="none")
+    for i in range(8):
+        submit(queue, f"r{i}", text="x" * (10_000 if i == 5 else 10))
+
+    assert queue.flush(10.0)
+
+    assert sink.accepted_ids() == ["r0", "r1", "r2", "r3", "r4", "r6", "r7"]
+    assert value(registry, "driftline_capture_records_dropped_total", reason="rejected") == 1
+
+
 def test_the_token_is_sent_as_a_bearer_header(sink: HttpSink, make_queue: MakeQueue) -> None:
     """With a token configured, every request carries Authorization: Bearer <token>."""
     queue = make_queue(token="s3cret")

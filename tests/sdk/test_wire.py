@@ -19,7 +19,9 @@ from driftline._wire import (
     Entry,
     encode,
     encode_general,
+    entry_rows,
     split_entry,
+    split_rows,
 )
 from driftline._wire_fast import fast_batch
 from hypothesis import given
@@ -280,6 +282,22 @@ def test_a_body_is_never_gzipped_with_compression_off() -> None:
 
     assert (body.gzipped, len(body.payload) > GZIP_THRESHOLD) == (False, True)
     assert len(only_batch(body)["ids"]) == 200
+
+
+def test_split_rows_cuts_at_k_records_across_entries() -> None:
+    """split_rows keeps order, cuts one columns entry where k falls, and loses no record."""
+    ids = [f"c{i}" for i in range(4)]
+    entries = [
+        row("a", {"x": 1.0}),
+        (4, "m", "1", "champion", ids, 1.0, None, {"x": [0, 1, 2, 3]}, {"y": ids}),
+        row("b", {"x": 2.0}),
+    ]
+
+    head, tail = split_rows(entries, 3)
+
+    assert [entry_rows(e) for e in head] == [1, 2]
+    assert [entry_rows(e) for e in tail] == [2, 1]
+    assert (head[1][4], tail[0][4], tail[0][7]) == (["c0", "c1"], ["c2", "c3"], {"x": [2, 3]})
 
 
 def test_split_entry_keeps_order_and_counts() -> None:

@@ -66,7 +66,8 @@ class HttpSink(LoopbackHttpServer):
 
     Modes (each applies to requests that arrive after the call): ``answer(status)``
     (default 202 with a protocol-v1 style body), ``hang()`` (hold the request until
-    ``release()`` or ``stop()``), ``slow(delay)`` (answer 202 after ``delay`` s).
+    ``release()`` or ``stop()``), ``slow(delay)`` (answer 202 after ``delay`` s);
+    ``limit(max_bytes)`` answers 413, as the sidecar does, to bodies longer than that.
     ``stop()`` closes the port (clients get connection refused); ``start()`` opens
     the same port again.
     """
@@ -78,6 +79,7 @@ class HttpSink(LoopbackHttpServer):
         self._status = 202
         self._delay = 0.0
         self._hang = False
+        self._max_bytes: int | None = None
         self._released = threading.Event()
         self._requests: list[SinkRequest] = []
         self._changed = threading.Condition()
@@ -116,6 +118,10 @@ class HttpSink(LoopbackHttpServer):
         stop holding new ones."""
         self._hang = False
         self._released.set()
+
+    def limit(self, max_bytes: int | None) -> None:
+        """Answer 413 to every later body longer than ``max_bytes`` (None: no limit)."""
+        self._max_bytes = max_bytes
 
     def slow(self, delay: float) -> None:
         """Answer every later request with 202 after ``delay`` seconds."""
@@ -193,6 +199,8 @@ class HttpSink(LoopbackHttpServer):
                 if sink._delay:
                     time.sleep(sink._delay)
                 status = sink._status
+                if sink._max_bytes is not None and len(raw) > sink._max_bytes:
+                    status = 413
                 answer = b""
                 if 200 <= status < 300:
                     n = len(_body_ids(body))
