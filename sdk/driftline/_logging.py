@@ -69,6 +69,37 @@ def _dumps(event: Any, **kwargs: Any) -> str:
     return json.dumps(event, **kwargs)
 
 
+def _prepare(logger: Any, method_name: str, event: MutableMapping[str, Any]) -> Any:
+    """``add_log_level``, ``TimeStamper(fmt="iso", utc=True)`` and ``format_exc_info`` in one.
+
+    The same fields as those three processors give, in one call: a logged call
+    is one in a hundred, so its code is cold in the caches and every call and
+    lookup on the way counts (benchmarks/fault_path.py: these lines set the p99).
+    """
+    event["level"] = "error" if method_name == "exception" else method_name
+    event["timestamp"] = _utc_iso(time.time())
+    if "exc_info" in event:
+        return structlog.processors.format_exc_info(logger, method_name, event)
+    return event
+
+
+_stamp: tuple[int, str] = (-1, "")  # (second, its formatted date and time): swapped whole
+
+
+def _utc_iso(now: float) -> str:
+    """``now`` as structlog's UTC ISO stamp, ``2026-11-27T15:00:42.910841Z``.
+
+    The date and time of day are formatted once a second; ``datetime.now(tz).isoformat()``
+    took about 14 µs when cold.
+    """
+    global _stamp
+    second, micros = divmod(round(now * 1_000_000), 1_000_000)  # rounded as datetime rounds
+    stamp = _stamp
+    if stamp[0] != second:
+        stamp = _stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{stamp[1]}.{micros:06d}Z"
+
+
 def build_logger(service: str, output: LogOutput | None, final: Processor | None = None) -> Any:
     """Return a bound logger writing JSON lines to ``output`` (stderr by default).
 
@@ -82,9 +113,7 @@ def build_logger(service: str, output: LogOutput | None, final: Processor | None
     else:
         wrapped = structlog.PrintLogger(output if output is not None else sys.stderr)  # type: ignore[arg-type]
     processors: list[Processor] = [
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
+        _prepare,
         final if final is not None else structlog.processors.JSONRenderer(serializer=_dumps),
     ]
     return structlog.wrap_logger(

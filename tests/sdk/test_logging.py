@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from datetime import UTC, datetime
 
 import driftline
 import pytest
@@ -105,6 +106,30 @@ def test_non_ascii_text_is_escaped_as_before() -> None:
     event = {"event": "prediction", "exception": "ValueError: größe 値"}
     line = _logging._dumps(event)
     assert (line, line.isascii()) == (json.dumps(event), True)
+
+
+@pytest.mark.parametrize(
+    "now", [0.0, 1795786205.25, 1795786205.000001, 1795786205.9999996, 1798761599.5]
+)
+def test_timestamps_are_structlogs_utc_iso_format(now: float) -> None:
+    """The stamp is what structlog's TimeStamper(fmt="iso", utc=True) writes for that time."""
+    expected = datetime.fromtimestamp(now, tz=UTC).isoformat().replace("+00:00", "Z")
+    if "." not in expected:  # isoformat leaves out zero microseconds; TimeStamper too
+        expected = expected[:-1] + ".000000Z"
+    assert _logging._utc_iso(now) == expected
+
+
+def test_a_line_has_level_and_a_current_timestamp() -> None:
+    """A rendered line carries the level and a UTC timestamp within a second of the call."""
+    out = io.StringIO()
+    driftline.configure(
+        log_output=out, log_sample_rate=1.0, registry=CollectorRegistry(), trace_sample_rate=0
+    )
+    before = datetime.now(tz=UTC)
+    predict({"x": 1.0})
+    line = json.loads(out.getvalue())
+    stamp = datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00"))
+    assert (line["level"], abs((stamp - before).total_seconds()) < 1.0) == ("info", True)
 
 
 def test_stdlib_logger_output(caplog: pytest.LogCaptureFixture) -> None:
