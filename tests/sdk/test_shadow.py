@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import driftline
@@ -16,22 +15,7 @@ from driftline.testing import Telemetry, capture_telemetry
 from prometheus_client import CollectorRegistry
 from scipy import stats
 
-CHAMPION = {"model": "churn", "version": "2.3.0"}
-LABELS = {"model": "churn", "version": "2.3.0", "challenger_version": "2.4.0"}
-
-
-def shadow_calls(telemetry: Telemetry, outcome: str) -> float | None:
-    """Return driftline_shadow_calls_total for the test's model and ``outcome``."""
-    return telemetry.metric("driftline_shadow_calls_total", **LABELS, outcome=outcome)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not met in time")
-        time.sleep(0.005)
+from tests.sdk._shadow import CHAMPION, LABELS, shadow_calls, wait_until
 
 
 @pytest.fixture

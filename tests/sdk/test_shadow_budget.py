@@ -13,15 +13,8 @@ from driftline import ConfigurationError, Shadow
 from driftline._shadow_budget import BURST_SECONDS, CpuBudget
 from driftline.testing import Telemetry
 
+from tests.sdk._shadow import CHAMPION, shadow_metric
 from tests.sdk.test_shadow_process import champion, doubling_challenger
-
-CHAMPION = {"model": "churn", "version": "2.3.0"}
-LABELS = {"model": "churn", "version": "2.3.0", "challenger_version": "2.4.0"}
-
-
-def shadow_metric(telemetry: Telemetry, name: str, **labels: str) -> float | None:
-    """Return a ``driftline_shadow_*`` sample of the test's model."""
-    return telemetry.metric(name, **LABELS, **labels)
 
 
 def burning_challenger(features: dict[str, float]) -> float:

@@ -17,22 +17,7 @@ import pytest
 from driftline import ConfigurationError, Shadow
 from driftline.testing import Telemetry
 
-CHAMPION = {"model": "churn", "version": "2.3.0"}
-LABELS = {"model": "churn", "version": "2.3.0", "challenger_version": "2.4.0"}
-
-
-def shadow_calls(telemetry: Telemetry, outcome: str) -> float | None:
-    """Return driftline_shadow_calls_total for the test's model and ``outcome``."""
-    return telemetry.metric("driftline_shadow_calls_total", **LABELS, outcome=outcome)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not met in time")
-        time.sleep(0.01)
+from tests.sdk._shadow import CHAMPION, LABELS, shadow_calls, wait_until
 
 
 def process_shadow(fn: Callable[..., object], **options: object) -> Shadow:
@@ -183,7 +168,7 @@ def test_a_hung_process_challenger_is_killed_and_frees_its_slot(telemetry: Telem
     predict = driftline.monitor(**CHAMPION, shadow=shadow)(champion)
 
     predict({"x": 1.0})
-    wait_until(lambda: shadow_calls(telemetry, "timeout") == 1)
+    wait_until(lambda: shadow_calls(telemetry, "timeout") == 1, timeout=30.0)
     assert driftline.flush(30.0)  # the killed call's slot is free again
     predict({"x": 0.0})
     assert driftline.flush(30.0)
