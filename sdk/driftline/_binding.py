@@ -271,6 +271,8 @@ class Binding:
         if rate < 1.0 and not random() < rate:
             return
         try:
+            if self.shadow.over_budget(self.shadow_stats):  # type: ignore[union-attr,arg-type]
+                return
             self.shadow.submit(  # type: ignore[union-attr]
                 ShadowJob(
                     args,

@@ -183,14 +183,18 @@ class ShadowRunner:
 
     # -- the champion's side: O(1), never blocks, never raises ----------------------------------
 
-    def submit(self, job: ShadowJob) -> None:
-        """Queue a challenger call, or count it ``skipped`` (bound reached or CPU budget spent)."""
-        if not self._started:
-            self._start()
+    def over_budget(self, stats: ShadowStats) -> bool:
+        """Whether the CPU budget is spent; then the call is counted skipped, with no job made."""
         budget = self._budget
         if budget is not None and budget.resume_at and budget.exhausted():
-            next(job.stats.over_budget)
-            return
+            next(stats.over_budget)
+            return True
+        return False
+
+    def submit(self, job: ShadowJob) -> None:
+        """Queue a challenger call, or count it ``skipped`` (the bound is reached)."""
+        if not self._started:
+            self._start()
         try:
             self._reserve()
         except IndexError:
@@ -221,23 +225,31 @@ class ShadowRunner:
         self._serve(lambda job: self._run_in_process(job, worker))
 
     def _serve(self, run: Callable[[ShadowJob], None]) -> None:
+        """Run queued jobs forever; each one's CPU on this thread is taken from the budget.
+
+        That CPU is the challenger's on a thread; with a process, the pickling, the pipe
+        and any start of a new child: all of it work of the champion's process.
+        """
+        budget = self._budget
         while True:
             job = self._jobs.get()
+            cpu = time.thread_time()
             try:
-                run(job)
+                if budget is not None and budget.exhausted():  # spent while the job was queued
+                    next(job.stats.over_budget)
+                else:
+                    run(job)
             except BaseException:  # a worker must never die; counting failed, warn and go on
                 warn_rate_limited("shadow", "driftline: a shadow call failed", exc_info=True)
             finally:
+                if budget is not None:  # an async challenger's CPU is on the loop's thread
+                    budget.spend(time.thread_time() - cpu)
                 with self._cond:
                     self._slots.append(None)
                     self._cond.notify_all()
 
     def _run_in_process(self, job: ShadowJob, worker: ProcessWorker) -> None:
         """Run one call in the worker's child process, killed by the watchdog at its deadline."""
-        budget = self._budget
-        if budget is not None and budget.exhausted():
-            next(job.stats.over_budget)
-            return
         try:
             worker.start()  # a (re)start is not the challenger's time
         except Exception as error:
@@ -245,20 +257,17 @@ class ShadowRunner:
             self._warn_process(job, error)
             return
         run = _Run(time.monotonic() + self.shadow.timeout, job.stats)
-        run.cancel = worker.kill
+        run.cancel = worker.killer()  # this child: a late answer may restart another one
         with self._cond:
             self._running.add(run)
         outcome, result, problem = "success", None, None
-        cpu, started = time.thread_time(), time.perf_counter()
+        started = time.perf_counter()
         try:
             result = worker.call(job.args, job.kwargs, job.ids)
         except ChallengerFailed:  # its own exception: counted, as on a thread
             outcome = "error"
         except Exception as error:  # driftline's transport, or a kill at the deadline
             outcome, problem = "error", error
-        finally:
-            if budget is not None:  # this thread's CPU: pickling and the pipe
-                budget.spend(time.thread_time() - cpu)
         if not self._settle(run, outcome, time.perf_counter() - started, job):
             worker.stop()  # counted as timeout by the watchdog, which killed the child
         elif problem is not None:
@@ -276,22 +285,15 @@ class ShadowRunner:
         )
 
     def _run(self, job: ShadowJob) -> None:
-        budget = self._budget
-        if budget is not None and budget.exhausted():  # it ran out while the job was queued
-            next(job.stats.over_budget)
-            return
         run = _Run(time.monotonic() + self.shadow.timeout, job.stats)
         with self._cond:
             self._running.add(run)
-        cpu, started = time.thread_time(), time.perf_counter()
+        started = time.perf_counter()
         try:
             result = self._call(job, run)
         except BaseException:
             self._settle(run, "error", time.perf_counter() - started, job)
             return
-        finally:
-            if budget is not None:  # an async challenger's CPU time is on the loop's thread
-                budget.spend(time.thread_time() - cpu)
         if self._settle(run, "success", time.perf_counter() - started, job):
             self._capture(job, result)
 

@@ -5,8 +5,9 @@ time up to ``share * BURST_SECONDS``, and every challenger call that returns
 takes out the CPU time its worker thread used. While the bucket is below zero
 new shadow calls are skipped; ``resume_at`` is when it will be back at zero.
 
-The champion's thread only reads ``resume_at`` (a float, 0.0 when calls may
-run) and calls ``time.monotonic()`` when it is set: no lock on its side.
+The champion's thread only reads ``resume_at`` (a float: 0.0 until the
+bucket first goes below zero, then the time it is or was back at zero) and
+calls ``time.monotonic()`` when it is set: no lock on its side.
 """
 
 from __future__ import annotations

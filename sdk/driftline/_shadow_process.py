@@ -142,12 +142,19 @@ class ProcessWorker:
             raise (ChallengerFailed if ok is False else TransportFailed)(value)
         return value
 
-    def kill(self) -> None:
-        """Kill the child process now, from any thread; never raises."""
+    def killer(self) -> Callable[[], None]:
+        """A function that kills the child running now, from any thread, and never raises.
+
+        It is bound to this child: called late, it cannot kill one started after it.
+        """
         process = self._process
-        if process is not None:
-            with contextlib.suppress(Exception):
-                process.kill()
+
+        def kill() -> None:
+            if process is not None:
+                with contextlib.suppress(Exception):
+                    process.kill()
+
+        return kill
 
     def stop(self) -> None:
         """Kill the child process, if any, and forget it; the next call starts a fresh one."""
