@@ -47,6 +47,30 @@ def _columns(mappings: list[Any]) -> dict[str, list[Any]] | None:
     return columns if all(map(_column_ok, columns.values())) else None
 
 
+def _mixed(
+    entries: Sequence[Any], clock: tuple[float, float]
+) -> tuple[list[Any], list[Any], list[Any]] | None:
+    """Ids, timestamps and prediction mappings of rows and calls in their order, else None."""
+    calls = [e for e in entries if e[0] == _CALL]
+    rows = [e for e in entries if e[0] != _CALL]
+    numbers, starts = [e[4] for e in calls], [e[5] for e in calls]
+    if set(map(type, numbers)) != {int} or set(map(type, starts)) != _FLOAT:
+        return None
+    if set(map(type, (e[4] for e in rows))) != _STR:
+        return None
+    if set(map(type, (e[5] for e in rows))) != _FLOAT:
+        return None
+    wall, perf = clock
+    call_ids = iter(format_ids(numbers, starts))
+    call_times = iter([wall - (perf - s) for s in starts])
+    ids = [next(call_ids) if e[0] == _CALL else e[4] for e in entries]
+    timestamps = [next(call_times) if e[0] == _CALL else e[5] for e in entries]
+    predictions = [
+        {"value": e[8]} if e[0] == _CALL and type(e[8]) is float else e[8] for e in entries
+    ]
+    return ids, timestamps, predictions
+
+
 def fast_batch(entries: Sequence[Any], clock: tuple[float, float]) -> dict[str, Any] | None:
     """Return the protocol-v1 batch of ``entries``, or None when the general path is needed.
 
@@ -84,8 +108,12 @@ def fast_batch(entries: Sequence[Any], clock: tuple[float, float]) -> dict[str, 
             return None
         predictions = [e[8] for e in entries]
         outputs = None
-    else:
-        return None
+    else:  # calls mixed with rows: traced calls and calls that read their id are rows
+        mixed = _mixed(entries, clock)
+        if mixed is None:
+            return None
+        ids, timestamps, predictions = mixed
+        outputs = None
     if not math.isfinite(sum(timestamps)):
         return None
     trace_ids = [e[6] for e in entries]

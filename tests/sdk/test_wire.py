@@ -369,12 +369,12 @@ def test_float_and_string_columns_round_trip_through_json(
 
 def test_a_call_entry_gets_its_id_and_wall_clock_timestamp_on_encoding() -> None:
     """A call entry is encoded with format_id(number, start) and start's time on the wall clock."""
-    number, start = next(_ids.numbers), time.perf_counter()
+    number, start = next(_ids.numbers), time.perf_counter() - 30.0  # a call 30 s ago
     wall = time.time()
     entry: Entry = (CALL, "churn", "2.3.0", "champion", number, start, None, {"x": 1}, {"v": 2})
     batch = only_batch(encode("svc", [entry], sent_at=wall))
     assert batch["ids"] == [_ids.format_id(number, start)]
-    assert batch["timestamps"][0] == pytest.approx(wall, abs=0.05)
+    assert batch["timestamps"][0] == pytest.approx(wall - 30.0, abs=0.05)
 
 
 def test_a_call_entry_without_an_int_number_is_an_encode_error() -> None:
@@ -402,17 +402,18 @@ plain_records = st.fixed_dictionaries(
 @given(
     st.lists(plain_records, min_size=1, max_size=30),
     st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=1),
-    st.booleans(),
+    st.lists(st.booleans(), min_size=1, max_size=5),
 )
 def test_the_fast_path_writes_what_the_general_path_writes(
-    records: list[dict[str, object]], outputs: list[float], calls: bool
+    records: list[dict[str, object]], outputs: list[float], calls: list[bool]
 ) -> None:
-    """Plain rows or calls of one model take the fast path, which writes the general path's JSON."""
+    """Plain rows, calls, or both mixed, of one model take the fast path, which writes the
+    general path's JSON."""
     clock = (1795766400.0, 1000.0)
     entries: list[Entry] = [
-        (CALL, "m", "1", "champion", i, 999.5, None, features, outputs[i % len(outputs)])
-        if calls
-        else row(f"id-{i}", features, {"p": outputs[i % len(outputs)]})
+        (CALL, "churn", "2.3.0", "champion", i, 999.5, None, features, outputs[i % len(outputs)])
+        if calls[i % len(calls)]
+        else row(f"id-{i}", features, {"value": outputs[i % len(outputs)]})
         for i, features in enumerate(records)
     ]
     fast = fast_batch(entries, clock)
@@ -438,6 +439,17 @@ def test_bodies_the_fast_path_cannot_write_take_the_general_path(
     entries = [row(f"id-{i}", f) for i, f in enumerate(features)]
     assert fast_batch(entries, (0.0, 0.0)) is None
     assert encode("svc", entries, sent_at=0.0).records == len(entries)
+
+
+def test_rows_mixed_with_calls_take_the_fast_path() -> None:
+    """A traced call (a row) among untraced calls of one model does not leave the fast path."""
+    calls = [
+        (CALL, "churn", "2.3.0", "champion", i, 999.5, None, {"x": 1.0}, 0.5) for i in range(3)
+    ]
+    entries: list[Entry] = [*calls[:2], row("traced", {"x": 2.0}, {"value": 0.5}), calls[2]]
+    batch = fast_batch(entries, (1795766400.0, 1000.0))
+    assert batch is not None
+    assert (batch["ids"][2], batch["features"]["x"]) == ("traced", [1.0, 1.0, 2.0, 1.0])
 
 
 def test_plain_rows_take_the_fast_path() -> None:
