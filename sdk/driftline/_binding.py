@@ -27,10 +27,6 @@ _perf_counter = time.perf_counter
 _NO_SPAN: tuple[None, None, bool] = (None, None, False)
 
 
-def _unset(*args: Any) -> None:
-    raise RuntimeError("the binding's finisher was not set")
-
-
 @dataclass(frozen=True)
 class Spec:
     """What ``monitor(...)`` was given for one decorated function, checked."""
@@ -83,8 +79,6 @@ class Binding:
     ) -> None:
         settings = runtime.settings
         self.spec = spec
-        # Set by the wrapper (_call.success_finisher), which needs the finished binding.
-        self.finish_success: Callable[..., None] = _unset
         self.model = spec.model
         self.version = spec.version
         self.role = spec.role
@@ -133,6 +127,10 @@ class Binding:
             self.shadow_stats = shadow_metrics_for(runtime.registry).stats(
                 spec.model, spec.version, shadow.shadow.version
             )
+        from ._call import success_finisher  # imported here: _call imports this module
+
+        # Records one successful call; built last, from everything set above.
+        self.finish_success: Callable[..., None] = success_finisher(self)
 
     def start(self) -> tuple[Span | None, object, float]:
         """Start the span (when tracing) and the clock; never raises."""

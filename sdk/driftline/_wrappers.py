@@ -11,7 +11,7 @@ from typing import Any
 from . import _ids, _runtime
 from ._batch import batch_ids, finish_batch
 from ._binding import Binding, Spec
-from ._call import finish_call, success_finisher
+from ._call import finish_call
 from ._context import STATE, enter, leave, running_from
 from ._logging import warn_rate_limited
 from ._shadow import ShadowRunner
@@ -40,7 +40,6 @@ class _Monitor:
             return bound
         try:
             bound = Binding(self.spec, _runtime.current(), self.shadow)
-            bound.finish_success = success_finisher(bound)
             self._bound = bound
         except Exception:
             warn_rate_limited("bind", "driftline: cannot set up telemetry", exc_info=True)
