@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from driftline_sidecar.drift import ks
+from driftline_sidecar.drift import _ks_p_value, ks
 from scipy import stats
 
 
@@ -40,3 +40,33 @@ def test_p_value_is_a_python_float_in_the_pelz_good_regime() -> None:
     assert type(p) is float
     assert 0.0 <= p <= 1.0
     assert p == pytest.approx(float(stats.kstwo.sf(0.006, 14286)), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "stand_in",
+    [None, lambda n, x: 0.0],  # moved away; still there but its arguments changed
+    ids=["missing", "new-signature"],
+)
+def test_pelz_good_falls_back_to_kstwo_when_scipy_moves_it(
+    monkeypatch: pytest.MonkeyPatch, stand_in: object
+) -> None:
+    """Without scipy's private Pelz-Good function as called, pelz_good_sf is kstwo.sf's value."""
+    monkeypatch.setattr(_ks_p_value, "_scipy_pelz_good", stand_in)
+    assert ks.pelz_good_sf(14_286, 0.01) == float(stats.kstwo.sf(0.01, 14_286))
+
+
+def test_the_pelz_good_regime_takes_scipys_function_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In the Pelz-Good regime ks_p_value calls scipy's _kolmogn_PelzGood once, with cdf=False."""
+    calls: list[tuple[int, float, bool]] = []
+    original = _ks_p_value._scipy_pelz_good
+    assert original is not None
+
+    def spy(n: int, x: float, cdf: bool = True) -> float:
+        calls.append((n, x, cdf))
+        return float(original(n, x, cdf=cdf))
+
+    monkeypatch.setattr(_ks_p_value, "_scipy_pelz_good", spy)
+    ks.ks_p_value(0.006, 50_000, 20_000)
+    assert calls == [(14_286, 0.006, False)]

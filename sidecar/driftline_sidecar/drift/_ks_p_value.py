@@ -66,11 +66,18 @@ def pelz_good_sf(n: int, x: float) -> float:
     Pelz and Good (1976), computed by scipy's own ``_kolmogn_PelzGood``, the
     function ``kstwo.sf`` dispatches to in this regime, called without the
     distribution object's argument handling (about 80 µs instead of 250 µs).
-    Should a scipy release move that private function, ``kstwo.sf`` is used.
+    Should a scipy release move that private function or change its arguments,
+    ``kstwo.sf`` is used.
     """
-    if _scipy_pelz_good is None:  # pragma: no cover - depends on the scipy release
-        return min(max(float(stats.kstwo.sf(x, n)), 0.0), 1.0)
-    return min(max(float(_scipy_pelz_good(n, x, cdf=False)), 0.0), 1.0)
+    value: float | None = None
+    if _scipy_pelz_good is not None:
+        try:
+            value = float(_scipy_pelz_good(n, x, cdf=False))
+        except TypeError:  # its signature changed
+            value = None
+    if value is None:
+        value = float(stats.kstwo.sf(x, n))
+    return min(max(value, 0.0), 1.0)
 
 
 def smirnov_tail(n: int, d: float) -> float:

@@ -1,7 +1,7 @@
 """Wasserstein-1 distance of a numeric window from the reference, in reference standard deviations.
 
 Equals ``scipy.stats.wasserstein_distance(reference_sample, window) / reference_std`` (to about
-1e-13 relative) where the standard deviation is that of the full reference column (``ddof=0``).
+1e-12 relative) where the standard deviation is that of the full reference column (``ddof=0``).
 A constant reference (std 0) gives the raw distance.
 
 It is computed from the quantile functions, ``W = ∫₀¹ |F⁻¹(u) - G⁻¹(u)| du``, which equals
