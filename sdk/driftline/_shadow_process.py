@@ -202,5 +202,7 @@ def _serve(conn: Connection, fn: Callable[..., Any]) -> None:
             restore(token)
         try:
             conn.send(reply)
-        except (pickle.PicklingError, TypeError, AttributeError) as error:
+        except OSError:  # the parent closed the pipe or exited
+            return
+        except Exception as error:  # pickling failed, whatever the result's __reduce__ raised
             conn.send((None, f"the result cannot be pickled: {error}"[:_REASON_CHARS]))

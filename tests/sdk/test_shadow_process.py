@@ -229,6 +229,35 @@ def test_an_unpicklable_result_counts_as_error(telemetry: Telemetry) -> None:
     assert shadow_calls(telemetry, "error") == 1
 
 
+class RefusesPickling:
+    """A result whose pickling raises an error pickle itself never raises."""
+
+    def __reduce__(self) -> str:
+        raise ValueError("not for sending")
+
+
+def pid_or_refusing_challenger(features: dict[str, float]) -> object:
+    """Return a result that refuses pickling for a positive ``x``, else the process id."""
+    return RefusesPickling() if features["x"] > 0 else float(os.getpid())
+
+
+def test_any_error_pickling_a_result_is_counted_and_the_child_serves_on(
+    telemetry: Telemetry,
+) -> None:
+    """A result whose __reduce__ raises ValueError counts as an error; the same child answers
+    the next calls (it is not restarted)."""
+    predict = driftline.monitor(**CHAMPION, shadow=process_shadow(pid_or_refusing_challenger))(
+        champion
+    )
+
+    for x in (1.0, -1.0, 1.0, -1.0):
+        predict({"x": x})
+        assert driftline.flush(30.0)
+
+    pids = [r.predictions["value"] for r in telemetry.records if r.role == "challenger"]
+    assert (shadow_calls(telemetry, "error"), len(pids), len(set(pids))) == (2, 2, 1)
+
+
 def test_an_async_challenger_runs_in_its_process(telemetry: Telemetry) -> None:
     """An async def challenger is awaited in the child process and captured."""
     predict = driftline.monitor(**CHAMPION, shadow=process_shadow(async_challenger))(champion)
