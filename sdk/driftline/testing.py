@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from . import _runtime
 from ._config import resolve_settings
+from ._extract import VALUE
 from ._ids import format_id
 
 __all__ = ["CapturedRecord", "RecordedOutcome", "RecordingSink", "Telemetry", "capture_telemetry"]
@@ -111,7 +112,7 @@ class RecordingSink:
             timestamp,
             trace_id,
             features,
-            {"value": predictions} if isinstance(predictions, float) else predictions,
+            {VALUE: predictions} if isinstance(predictions, float) else predictions,
         )
 
     def submit_columns(
