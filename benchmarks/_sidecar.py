@@ -58,9 +58,10 @@ def status_mib(pid: int, field: str = "VmRSS") -> float:
     return float("nan")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process used so far, from ``/proc/PID/stat``."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """User plus system CPU time a process (all its threads), or its thread ``tid``, used so far."""
+    path = f"/proc/{pid}/task/{tid}/stat" if tid is not None else f"/proc/{pid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 from _common import fmt_seconds, is_quick, write_results
-from _sidecar import SidecarProcess, free_port, write_config
+from _sidecar import SidecarProcess, cpu_seconds, free_port, write_config
 
 PHASES = ("healthy", "hung", "down")
 NUMERIC = 10
@@ -181,15 +181,13 @@ def _counters(registry: Any) -> dict[str, float]:
 
 
 def _cpu_seconds(pid: int | None, tid: int | None = None) -> float:
-    """CPU time (user + system) of a process (all its threads) or of one thread of it."""
+    """``cpu_seconds``, 0.0 for no process or one gone (the sidecar killed for *down*)."""
     if pid is None:
         return 0.0
-    path = f"/proc/{pid}/task/{tid}/stat" if tid is not None else f"/proc/{pid}/stat"
     try:
-        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+        return cpu_seconds(pid, tid)
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 @contextlib.contextmanager

@@ -33,7 +33,7 @@ from typing import Any
 import driftline
 import numpy as np
 from _common import is_quick, report_measures
-from _sidecar import SidecarProcess, free_port, scrape, status_mib, write_config
+from _sidecar import SidecarProcess, cpu_seconds, free_port, scrape, status_mib, write_config
 
 NUMERIC = 8
 CATEGORICAL = 2
@@ -147,12 +147,6 @@ def worker(url: str, seed: int) -> int:
 # --- the sidecar process --------------------------------------------------------------------
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _received(port: int) -> float:
     """``driftline_sidecar_records_received_total`` for the soak model, from /metrics."""
     for family in scrape(port, timeout=10):
@@ -236,7 +230,7 @@ class Fleet:
     def run(self, step: Step, port: int, sidecar_pid: int, sample_every: float = 1.0) -> Step:
         """Run every worker at ``step.target / workers`` calls a second; fill in the step."""
         received_before = _received(port)
-        cpu_before = _cpu_seconds(sidecar_pid)
+        cpu_before = cpu_seconds(sidecar_pid)
         command = json.dumps({"rate": step.target / len(self.procs), "seconds": step.seconds})
         for proc in self.procs:
             assert proc.stdin is not None
@@ -247,7 +241,7 @@ class Fleet:
             step.rss.append(status_mib(sidecar_pid))
             time.sleep(min(sample_every, max(0.0, step.seconds - (time.monotonic() - started))))
         step.rss.append(status_mib(sidecar_pid))
-        step.sidecar_cpu = (_cpu_seconds(sidecar_pid) - cpu_before) / step.seconds
+        step.sidecar_cpu = (cpu_seconds(sidecar_pid) - cpu_before) / step.seconds
         answers = []
         for proc in self.procs:
             assert proc.stdout is not None
