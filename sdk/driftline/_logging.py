@@ -3,13 +3,15 @@
 The logger is built with ``structlog.wrap_logger`` and every argument given,
 so structlog's global configuration (the app's) is neither read nor changed.
 
-A logged call runs on the model's thread, so the line is made cheaply: the
-logger is bound once (structlog's lazy proxy would build a new logger on every
-call), its class is structlog's filtering bound logger (methods made once, no
-level lookup per call), and the JSON is rendered by orjson when the app has it
-installed (the standard library's ``json`` otherwise, for what orjson
-refuses, such as integers beyond 64 bits, and for lines with non-ASCII text,
-which ``json`` escapes).
+A sampled success's line is rendered and written by the ``driftline-log``
+thread (``_log_writer``): the model's thread only queues its fields and the
+time. An error's line is rendered and written on the model's thread, at once.
+Either way the line is made cheaply: the logger is bound once (structlog's
+lazy proxy would build a new logger on every call), its class is structlog's
+filtering bound logger (methods made once, no level lookup per call), and the
+JSON is rendered by orjson when the app has it installed (the standard
+library's ``json`` otherwise, for what orjson refuses, such as integers beyond
+64 bits, and for lines with non-ASCII text, which ``json`` escapes).
 """
 
 from __future__ import annotations
@@ -19,21 +21,36 @@ import logging
 import sys
 import time
 from collections.abc import Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from ._config import LogOutput
+
+if TYPE_CHECKING:
+    from prometheus_client import Counter
+
+    from ._log_writer import LogDrops
 
 try:  # optional: renders a line in a tenth of the time json.dumps takes
     import orjson
 except ImportError:  # pragma: no cover - depends on what the app installed
     orjson = None  # type: ignore[assignment]
 
-__all__ = ["EVENT", "build_logger", "diagnostics", "warn_rate_limited"]
+__all__ = [
+    "CALL_TIME",
+    "EVENT",
+    "build_logger",
+    "build_renderer",
+    "diagnostics",
+    "warn_rate_limited",
+]
 
 #: The ``event`` of every per-call log line.
 EVENT = "prediction"
+
+#: A field the log writer passes with a queued line: the time of the call, stamped by ``_prepare``.
+CALL_TIME = "_driftline_call_time"
 
 #: driftline's internal warnings (a failed extraction, a telemetry error) go to this stdlib logger.
 diagnostics = logging.getLogger("driftline")
@@ -77,7 +94,8 @@ def _prepare(logger: Any, method_name: str, event: MutableMapping[str, Any]) -> 
     lookup on the way counts (benchmarks/fault_path.py: these lines set the p99).
     """
     event["level"] = "error" if method_name == "exception" else method_name
-    event["timestamp"] = _utc_iso(time.time())
+    now = event.pop(CALL_TIME, None)  # a queued line keeps the time of its call
+    event["timestamp"] = _utc_iso(time.time() if now is None else now)
     if "exc_info" in event:
         return structlog.processors.format_exc_info(logger, method_name, event)
     return event
@@ -100,27 +118,74 @@ def _utc_iso(now: float) -> str:
     return f"{stamp[1]}.{micros:06d}Z"
 
 
-def build_logger(service: str, output: LogOutput | None, final: Processor | None = None) -> Any:
-    """Return a bound logger writing JSON lines to ``output`` (stderr by default).
+class _Rendered:
+    """The logger ``build_renderer`` wraps: every method returns the rendered line, unwritten."""
 
-    ``output`` may be a text file-like object or a stdlib ``logging.Logger``
-    (the JSON line becomes its message). ``final`` replaces the JSON renderer,
-    as ``driftline.testing`` does to keep the event dicts.
+    @staticmethod
+    def msg(message: str) -> str:
+        """Return ``message``."""
+        return message
+
+    info = error = exception = msg
+
+
+def _wrap(wrapped: Any, service: str, final: Processor) -> Any:
+    return structlog.wrap_logger(
+        wrapped,
+        processors=[_prepare, final],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        context_class=dict,
+        cache_logger_on_first_use=False,
+        service=service,
+    ).bind()
+
+
+def _json_renderer() -> Processor:
+    return structlog.processors.JSONRenderer(serializer=_dumps)
+
+
+def build_renderer(service: str) -> Any:
+    """Return a bound logger whose ``info(event, **fields)`` and ``error(...)`` return the line.
+
+    The same processors as every driftline line; pass ``CALL_TIME`` to stamp a
+    time other than now.
+    """
+    return _wrap(_Rendered(), service, _json_renderer())
+
+
+def build_logger(
+    service: str,
+    output: LogOutput | None,
+    final: Processor | None = None,
+    *,
+    drops: LogDrops | None = None,
+    errors: Counter | None = None,
+) -> Any:
+    """Return the logger a runtime holds: ``info(event, **fields)`` and ``error(event, ...)``.
+
+    ``output`` may be a text file-like object (stderr by default) or a stdlib
+    ``logging.Logger`` (the JSON line becomes its message). The result is a
+    ``LogWriter``: ``info`` queues the line for the ``driftline-log`` thread,
+    ``error`` writes it at once; ``drops`` counts lines lost, ``errors`` lines
+    that failed to render or write. ``final`` replaces the JSON renderer and
+    makes every line synchronous, as ``driftline.testing`` does to keep the
+    event dicts: the result is then a plain structlog bound logger.
     """
     wrapped: Any
     if isinstance(output, logging.Logger):
         wrapped = output
     else:
         wrapped = structlog.PrintLogger(output if output is not None else sys.stderr)  # type: ignore[arg-type]
-    processors: list[Processor] = [
-        _prepare,
-        final if final is not None else structlog.processors.JSONRenderer(serializer=_dumps),
-    ]
-    return structlog.wrap_logger(
+    if final is not None:
+        return _wrap(wrapped, service, final)
+    from ._log_writer import LogDrops, LogWriter  # imported here: _log_writer imports this module
+
+    writer = LogWriter(
+        build_renderer(service),
         wrapped,
-        processors=processors,
-        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-        context_class=dict,
-        cache_logger_on_first_use=False,
-        service=service,
-    ).bind()
+        drops if drops is not None else LogDrops(),
+        errors,
+        by_line=isinstance(output, logging.Logger),
+    )
+    writer.start()
+    return writer

@@ -15,6 +15,7 @@ from . import _shadow
 from ._capture_settings import CaptureSink
 from ._config import Settings, resolve_settings
 from ._exceptions import ConfigurationError
+from ._log_writer import LogWriter, log_drops_for
 from ._logging import Processor, build_logger, diagnostics
 from ._metrics import RegistryMetrics, metrics_for
 from ._tracing import TracerSource, build_tracer_source
@@ -42,7 +43,7 @@ class Runtime:
     generation: int = field(default_factory=lambda: next(_generations))
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait for shadow calls, then flush captured records and spans driftline owns.
+        """Wait for shadow calls, then flush queued log lines, captured records and spans.
 
         True when all of it finished within ``timeout`` seconds.
         """
@@ -50,6 +51,8 @@ class Runtime:
         deadline = time.monotonic() + max(0.0, wait)
         try:
             ok = _shadow.wait_all(wait)
+            if isinstance(self.logger, LogWriter):
+                ok = self.logger.flush(max(0.0, deadline - time.monotonic())) and ok
             wait = max(0.0, deadline - time.monotonic())
             if self.capture is not None:
                 ok = self.capture.flush(wait) and ok
@@ -61,11 +64,14 @@ class Runtime:
         return ok
 
     def close(self, timeout: float | None = None) -> None:
-        """Flush and stop the capture queue and the tracer provider driftline owns."""
+        """Flush and stop the log writer, capture queue and tracer provider driftline owns."""
         wait = self.settings.capture_exit_timeout if timeout is None else timeout
+        deadline = time.monotonic() + max(0.0, wait)
         try:
+            if isinstance(self.logger, LogWriter):
+                self.logger.close(wait)
             if self.capture is not None:
-                self.capture.close(wait)
+                self.capture.close(max(0.0, deadline - time.monotonic()))
             if self.owned_provider is not None:
                 self.owned_provider.shutdown()
         except Exception:
@@ -105,12 +111,20 @@ def build(
     """Build a runtime; ``capture`` and ``log_processor`` replace the real ones (for tests)."""
     registry = settings.registry if settings.registry is not None else REGISTRY
     tracer, owned = build_tracer_source(settings)
+    metrics = metrics_for(registry)
+    logger = build_logger(
+        settings.service_name,
+        settings.log_output,
+        log_processor,
+        drops=log_drops_for(registry),
+        errors=metrics.error_children["log"],
+    )
     return Runtime(
         settings=settings,
         registry=registry,
-        metrics=metrics_for(registry),
+        metrics=metrics,
         tracer=tracer,
-        logger=build_logger(settings.service_name, settings.log_output, log_processor),
+        logger=logger,
         capture=capture if capture is not None else _build_capture(settings, registry),
         owned_provider=owned,
     )

@@ -77,6 +77,7 @@ def test_json_line_to_file_like() -> None:
         log_output=out, log_sample_rate=1.0, registry=CollectorRegistry(), trace_sample_rate=0
     )
     predict({"x": 1.0})
+    driftline.flush()
     line = json.loads(out.getvalue())
     assert (line["event"], line["model"], line["outcome"]) == ("prediction", "m", "success")
 
@@ -127,6 +128,7 @@ def test_a_line_has_level_and_a_current_timestamp() -> None:
     )
     before = datetime.now(tz=UTC)
     predict({"x": 1.0})
+    driftline.flush()
     line = json.loads(out.getvalue())
     stamp = datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00"))
     assert (line["level"], abs((stamp - before).total_seconds()) < 1.0) == ("info", True)
@@ -142,6 +144,7 @@ def test_stdlib_logger_output(caplog: pytest.LogCaptureFixture) -> None:
     )
     with caplog.at_level(logging.INFO, logger="app.predictions"):
         predict({"x": 1.0})
+        driftline.flush()
     (record,) = [r for r in caplog.records if r.name == "app.predictions"]
     assert json.loads(record.getMessage())["prediction_id"] == driftline.last_prediction_id()
 
