@@ -139,7 +139,7 @@ class Reference:
         self, columns: Mapping[str, WindowColumn], *, evaluated_at: float
     ) -> tuple[Evaluation, EvaluationSummary]:
         """Evaluate a window's columns against the profile: the engine's result and its summary."""
-        window = {name: column.values for name, column in columns.items()}
+        window = {name: column.for_engine for name, column in columns.items()}
         evaluation = evaluate(self.fitted, window, self.settings, evaluated_at=evaluated_at)
         mismatches = {
             name: float(column.type_mismatch.mean())

@@ -4,6 +4,13 @@ A window holds at most ``capacity`` records (the oldest leave first) and, when
 ``max_age`` is set, only records whose timestamp is at most ``max_age`` seconds
 old. Memory is bounded by ``capacity`` times the number of columns, and the number
 of columns by ``max_columns`` (or by the reference profile's columns).
+
+Categorical columns also keep an integer code per record, so the drift engine counts a
+column with one ``np.bincount`` (`CategoryCodes`). Codes are assigned when the window is
+copied (`Window.columns`), only to the records that arrived since the last copy, so ingest
+pays nothing for them and a sliding window codes each record once. Each column's label table
+is compacted to the labels still in its ring once it holds more than twice ``capacity``
+labels, so it stays bounded too.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from driftline_sidecar.drift import CategoryCodes
 from driftline_sidecar.ingest import Column, Kind
 from driftline_sidecar.profile import category_label
 
@@ -28,6 +36,13 @@ class WindowColumn:
     kind: Kind
     values: npt.NDArray[Any]
     type_mismatch: npt.NDArray[np.bool_] | None = None
+    codes: CategoryCodes | None = None
+    """For categorical columns: the same values as codes, what the drift engine counts."""
+
+    @property
+    def for_engine(self) -> npt.NDArray[Any] | CategoryCodes:
+        """The column as the drift engine takes it: the codes when there are some."""
+        return self.values if self.codes is None else self.codes
 
 
 @dataclass(frozen=True)
@@ -39,19 +54,53 @@ class WindowState:
     received: int
 
 
+class _LabelCodes(dict[str | None, int]):
+    """Label -> code; a label seen for the first time gets the next code."""
+
+    def __missing__(self, label: str | None) -> int:
+        code = self[label] = len(self)
+        return code
+
+
 class _Ring:
     """One preallocated column; positions are managed by the owning Window."""
 
     def __init__(self, kind: Kind, capacity: int) -> None:
         self.kind: Kind = kind
+        self.codes: npt.NDArray[np.int32] | None = None
         if kind == "numeric":
             self.values: npt.NDArray[Any] = np.full(capacity, np.nan, dtype=np.float64)
         else:
             self.values = np.full(capacity, None, dtype=object)
+            self.codes = np.zeros(capacity, dtype=np.int32)  # every slot None, code 0
+            self._table = _LabelCodes({None: 0})
         self.mismatch: npt.NDArray[np.bool_] | None = None
 
     def missing(self) -> Any:
         return np.nan if self.kind == "numeric" else None
+
+    def encode(self, slots: npt.NDArray[np.intp]) -> None:
+        """Code the labels at ``slots`` (categorical rings); compact the table past its bound."""
+        if self.codes is None:
+            return
+        labels = self.values[slots].tolist()
+        self.codes[slots] = np.fromiter(map(self._table.__getitem__, labels), np.int32, len(labels))
+        if len(self._table) > 2 * self.codes.size:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Keep only the labels some slot of the ring still holds, renumbered in code order."""
+        assert self.codes is not None
+        used, inverse = np.unique(self.codes, return_inverse=True)
+        labels = tuple(self._table)  # insertion order is code order
+        self._table = _LabelCodes({labels[code]: new for new, code in enumerate(used.tolist())})
+        self.codes[:] = inverse
+
+    def coded(self, order: npt.NDArray[np.intp]) -> CategoryCodes | None:
+        """The codes at ``order`` with their labels (categorical rings, once encoded)."""
+        if self.codes is None:
+            return None
+        return CategoryCodes(self.codes[order], tuple(self._table))
 
 
 class Window:
@@ -81,6 +130,8 @@ class Window:
         """Records ever appended (a snapshot carries it over)."""
         self.changes = 0
         """Incremented whenever the window's content changes."""
+        self._uncoded = 0
+        """The most recent slots whose categorical labels have no code yet."""
 
     def __len__(self) -> int:
         """The number of records in the window."""
@@ -119,6 +170,7 @@ class Window:
                     put(ring.mismatch, mismatch[n - keep :])
         self._end = (self._end + keep) % self.capacity
         self._size = min(self._size + keep, self.capacity)
+        self._uncoded = min(self._uncoded + keep, self.capacity)
         self.received += n
         self.changes += 1
         return ignored
@@ -135,16 +187,27 @@ class Window:
         return stale
 
     def columns(self) -> dict[str, WindowColumn]:
-        """Copies of every column in arrival order (oldest first)."""
+        """Copies of every column in arrival order (oldest first), categorical ones also coded."""
+        self._encode()
         order = self._order()
         return {
             name: WindowColumn(
                 ring.kind,
                 ring.values[order],
                 None if ring.mismatch is None else ring.mismatch[order],
+                ring.coded(order),
             )
             for name, ring in self._rings.items()
         }
+
+    def _encode(self) -> None:
+        """Code the categorical labels of the slots written since the last call."""
+        if self._uncoded:
+            start = self._end - self._uncoded
+            slots = (start + np.arange(self._uncoded)) % self.capacity
+            for ring in self._rings.values():
+                ring.encode(slots)
+            self._uncoded = 0
 
     def timestamps(self) -> npt.NDArray[np.float64]:
         """A copy of the record timestamps in arrival order."""
@@ -173,6 +236,7 @@ class Window:
         }
         self.append(state.timestamps, columns)
         self.received = state.received
+        self._uncoded = self.capacity  # the slots written before the reset are recoded too
 
     def _slots(self, n: int) -> npt.NDArray[np.intp]:
         return (self._end + np.arange(n)) % self.capacity

@@ -9,6 +9,7 @@ def test_all_is_sorted_and_complete() -> None:
     """__all__ lists exactly the public names, constants then classes then functions."""
     assert drift.__all__ == [
         "METHODS",
+        "CategoryCodes",
         "ColumnResult",
         "ColumnSettings",
         "ColumnStatus",
@@ -26,6 +27,7 @@ def test_all_is_sorted_and_complete() -> None:
         "SettingsError",
         "Severity",
         "UnknownMethodError",
+        "WindowValues",
         "benjamini_hochberg",
         "decide",
         "evaluate",

@@ -127,3 +127,50 @@ def test_numbers_in_a_categorical_window_column_become_labels() -> None:
     window.append(_times(1), {"zip": _labels("a")})
     window.append(_times(2, 3), {"zip": _numbers(3.0, np.nan)})
     assert window.columns()["zip"].values.tolist() == ["a", "3", None]
+
+
+def test_categorical_codes_decode_to_the_window_values() -> None:
+    """A categorical column's codes, decoded, are its values in arrival order."""
+    window = Window(4)
+    window.append(_times(1, 2, 3), {"c": _labels("a", None, "b")})
+    window.columns()
+    window.append(_times(4, 5, 6), {"c": _labels("b", "zz", "a")})
+    column = window.columns()["c"]
+    assert column.codes is not None
+    assert column.codes.decoded().tolist() == column.values.tolist() == ["b", "b", "zz", "a"]
+
+
+def test_numeric_columns_have_no_codes() -> None:
+    """Only categorical columns carry codes; the engine gets numeric values as they are."""
+    window = Window(4)
+    window.append(_times(1), {"x": _numbers(1.0)})
+    column = window.columns()["x"]
+    assert (column.codes, column.for_engine.tolist()) == (None, [1.0])
+
+
+def test_label_table_stays_bounded_with_a_new_label_per_record() -> None:
+    """Labels that left the ring are dropped from the table, and the codes still decode."""
+    window = Window(5)
+    for start in range(0, 200, 3):
+        labels = [f"id{i}" for i in range(start, start + 3)]
+        window.append(_times(*range(start, start + 3)), {"c": _labels(*labels)})
+        window.columns()
+    codes = window.columns()["c"].codes
+    assert codes is not None
+    assert (len(codes.labels) <= 2 * 5, codes.decoded().tolist()) == (
+        True,
+        [f"id{i}" for i in range(196, 201)],
+    )
+
+
+def test_restored_window_codes_decode_to_the_restored_values() -> None:
+    """After a restore, codes are rebuilt for the restored records."""
+    window = Window(3)
+    window.append(_times(1, 2, 3), {"c": _labels("a", "b", None)})
+    window.columns()
+    copy = Window(3)
+    copy.append(_times(1), {"c": _labels("old")})
+    copy.restore(window.state())
+    codes = copy.columns()["c"].codes
+    assert codes is not None
+    assert codes.decoded().tolist() == ["a", "b", None]

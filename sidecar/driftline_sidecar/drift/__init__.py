@@ -4,15 +4,17 @@
 ``evaluate(fitted, window, evaluated_at=...)`` per window. See docs/drift.md.
 """
 
+from ._categorical import CategoryCodes
 from ._types import Histogram, Kind, Method, MethodResult, Purpose
 from .decision import Decision, Severity, benjamini_hochberg, decide
-from .engine import FittedColumn, FittedProfile, evaluate, fit_profile
+from .engine import FittedColumn, FittedProfile, WindowValues, evaluate, fit_profile
 from .registry import METHODS, UnknownMethodError, get_method, method_names
 from .results import ColumnResult, ColumnStatus, Evaluation
 from .settings import ColumnSettings, DriftSettings, ResolvedSettings, SettingsError, parse_settings
 
 __all__ = [
     "METHODS",
+    "CategoryCodes",
     "ColumnResult",
     "ColumnSettings",
     "ColumnStatus",
@@ -30,6 +32,7 @@ __all__ = [
     "SettingsError",
     "Severity",
     "UnknownMethodError",
+    "WindowValues",
     "benjamini_hochberg",
     "decide",
     "evaluate",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,9 +39,50 @@ def tally(labels: npt.NDArray[np.object_]) -> Tally:
     return Tally(counts=MappingProxyType(dict(counts)), missing=missing)
 
 
-def as_tally(window: npt.NDArray[np.object_] | Tally) -> Tally:
+@dataclass(frozen=True)
+class CategoryCodes:
+    """A categorical column as integer codes: ``labels[code]`` is each value, None where missing.
+
+    The sidecar's windows keep categorical columns this way (`Window.columns`), so an evaluation
+    counts a column with one `numpy.bincount` instead of hashing every label.
+    """
+
+    codes: npt.NDArray[np.integer[Any]]
+    """Non-negative indices into ``labels``, one per value."""
+    labels: Sequence[str | None]
+
+    def __len__(self) -> int:
+        """The number of values, missing ones included."""
+        return int(self.codes.size)
+
+    def decoded(self) -> npt.NDArray[np.object_]:
+        """Return the values as an object array of labels (None where missing)."""
+        table = np.empty(len(self.labels), dtype=object)
+        table[:] = list(self.labels)
+        decoded: npt.NDArray[np.object_] = table[self.codes]
+        return decoded
+
+
+def tally_codes(column: CategoryCodes) -> Tally:
+    """Return the counts of a coded column's labels, as `tally` counts the decoded labels."""
+    counts = np.bincount(column.codes, minlength=len(column.labels))
+    present = np.flatnonzero(counts)
+    tallied: dict[str, int] = {}
+    missing = 0
+    for code, count in zip(present.tolist(), counts[present].tolist(), strict=True):
+        label = column.labels[code]
+        if label is None:
+            missing += count
+        else:
+            tallied[label] = tallied.get(label, 0) + count
+    return Tally(counts=MappingProxyType(tallied), missing=missing)
+
+
+def as_tally(window: npt.NDArray[np.object_] | CategoryCodes | Tally) -> Tally:
     """Return ``window`` counted, or as is when it is already a `Tally`."""
-    return window if isinstance(window, Tally) else tally(window)
+    if isinstance(window, Tally):
+        return window
+    return tally_codes(window) if isinstance(window, CategoryCodes) else tally(window)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 ``fit_profile`` runs once per profile (each column's test and effect method fitted once);
 ``evaluate`` cleans each window column once (numeric: finite values sorted once; categorical:
-labels counted once), scores it, adjusts the p-values of the evaluation together with
-Benjamini-Hochberg and applies the decision rule of `decision.decide`.
+labels counted once, by ``np.bincount`` when the column comes as `CategoryCodes`), scores
+it, adjusts the p-values of the evaluation together with Benjamini-Hochberg and applies the
+decision rule of `decision.decide`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from .results import ColumnResult, ColumnStatus
 from .results import Evaluation as Evaluation
 from .settings import DriftSettings, ResolvedSettings
 
-__all__ = ["FittedColumn", "FittedProfile", "evaluate", "fit_profile"]
+__all__ = ["FittedColumn", "FittedProfile", "WindowValues", "evaluate", "fit_profile"]
 
 MAX_LISTED_UNSEEN = 50
 """At most this many unseen category names are listed per column (the ratio counts all)."""
@@ -106,9 +107,13 @@ class _Scored:
     unseen: tuple[str, ...] = ()
 
 
+WindowValues = npt.NDArray[Any] | _categorical.CategoryCodes
+"""One window column: an array of values, or a categorical column as `CategoryCodes`."""
+
+
 def evaluate(
     fitted: FittedProfile,
-    window: Mapping[str, npt.NDArray[Any]],
+    window: Mapping[str, WindowValues],
     settings: DriftSettings | None = None,
     *,
     evaluated_at: float,
@@ -116,9 +121,10 @@ def evaluate(
     """Return the drift evaluation of ``window`` (column name → values) against ``fitted``.
 
     Numeric columns are float arrays with NaN for missing; categorical columns are object
-    arrays of str with None for missing. ``settings`` (default: those used to fit) supplies
-    ``q``, thresholds and ``min_samples``; a column whose methods differ from the fitted ones
-    is refitted for this call.
+    arrays of str with None for missing, or `CategoryCodes` (what the sidecar's windows hand
+    over; counted with one ``np.bincount``, with the same results). ``settings`` (default:
+    those used to fit) supplies ``q``, thresholds and ``min_samples``; a column whose methods
+    differ from the fitted ones is refitted for this call.
     """
     started = time.perf_counter()
     chosen = settings or fitted.settings
@@ -168,7 +174,7 @@ def _p_value(result: MethodResult | None) -> float:
 
 
 def _score_column(
-    fitted: FittedColumn, raw: npt.NDArray[Any] | None, scratch: _numeric.Scratch
+    fitted: FittedColumn, raw: WindowValues | None, scratch: _numeric.Scratch
 ) -> _Scored:
     if fitted.column.kind == "numeric":
         return _score_numeric(fitted, raw, scratch)
@@ -187,7 +193,9 @@ def _status(fitted: FittedColumn, raw: Any, n_window: int, n_reference: int) -> 
     return "tested"
 
 
-def _as_float(raw: npt.NDArray[Any]) -> FloatArray:
+def _as_float(raw: WindowValues) -> FloatArray:
+    if isinstance(raw, _categorical.CategoryCodes):
+        raw = raw.decoded()
     try:
         return np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
@@ -203,7 +211,7 @@ def _float_or_nan(value: Any) -> float:
 
 
 def _score_numeric(
-    fitted: FittedColumn, raw: npt.NDArray[Any] | None, scratch: _numeric.Scratch
+    fitted: FittedColumn, raw: WindowValues | None, scratch: _numeric.Scratch
 ) -> _Scored:
     reference = fitted.reference
     assert isinstance(reference, _numeric.NumericReference)
@@ -247,8 +255,11 @@ def _score_numeric(
     )
 
 
-def _labels(raw: npt.NDArray[Any]) -> _categorical.Tally:
-    counted = _categorical.tally(np.asarray(raw, dtype=object))
+def _labels(raw: WindowValues) -> _categorical.Tally:
+    if isinstance(raw, _categorical.CategoryCodes):
+        counted = _categorical.tally_codes(raw)
+    else:
+        counted = _categorical.tally(np.asarray(raw, dtype=object))
     if all(isinstance(label, str) for label in counted.counts):
         return counted
     # Numbers or booleans in a categorical column: label them as the profile did.
@@ -263,7 +274,7 @@ def _labels(raw: npt.NDArray[Any]) -> _categorical.Tally:
     return _categorical.Tally(counts=counts, missing=missing)
 
 
-def _score_categorical(fitted: FittedColumn, raw: npt.NDArray[Any] | None) -> _Scored:
+def _score_categorical(fitted: FittedColumn, raw: WindowValues | None) -> _Scored:
     reference = fitted.reference
     assert isinstance(reference, _categorical.CategoricalReference)
     n_reference = int(reference.counts.sum())
