@@ -222,9 +222,8 @@ def _score_numeric(
         return _Scored("absent", 0, n_reference, quality, reference_hist, None)
     raw_values = _as_float(raw)
     total = raw_values.size
-    values = _numeric.sort_finite_into(raw_values, scratch)
+    values, missing = _numeric.sort_finite_into(raw_values, scratch)
     n = int(values.size)
-    missing = int(np.count_nonzero(np.isnan(raw_values))) if n < total else 0
     low, high = fitted.column.min, fitted.column.max
     outside = 0
     if n and low is not None and high is not None:
