@@ -7,16 +7,18 @@ processors as every line (``_logging.build_renderer``, stamped with the
 call's time, not the write's) and writes them in one batch every
 ``FLUSH_INTERVAL`` seconds, or as soon as ``BATCH_SIZE`` lines wait. At most
 ``QUEUE_SIZE`` lines wait: a line beyond that is dropped and counted as
-``driftline_log_lines_dropped_total{reason="queue_full"}``, like the capture
-queue, the newest is dropped and the caller's cost stays O(1).
+``driftline_log_lines_dropped_total{reason="queue_full"}``: as in the capture
+queue the newest is dropped and the caller's cost stays O(1). The bound is
+read without a lock, so callers on several threads at once may each add a
+line past it.
 
 An error line is rendered and written on the caller's thread at once (it is
 rare, and a queued traceback would keep the call's frames alive), so it may be
 written before success lines still waiting. ``flush()`` waits for the lines
 queued before it; ``close()`` writes what waits within its timeout (the rest
 is dropped as ``shutdown``), and every line after it is written at once. A
-forked child starts with an empty queue, so the parent's waiting lines are
-written once, by the parent, and gets its own thread on its first line.
+forked child starts with an empty queue (the parent's waiting lines are
+written once, by the parent) and gets its own thread at its first line.
 """
 
 from __future__ import annotations
