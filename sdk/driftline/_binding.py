@@ -55,6 +55,7 @@ class Binding:
         "log_rate",
         "logger",
         "model",
+        "plan",
         "privacy",
         "record_features",
         "role",
@@ -127,10 +128,12 @@ class Binding:
             self.shadow_stats = shadow_metrics_for(runtime.registry).stats(
                 spec.model, spec.version, shadow.shadow.version
             )
-        from ._call import success_finisher  # imported here: _call imports this module
+        from ._call import plan_for, success_finisher  # imported here: _call imports this module
 
         # Records one successful call; built last, from everything set above.
         self.finish_success: Callable[..., None] = success_finisher(self)
+        # What the C wrapper needs to run a whole sync call (_call.plan_for), else None.
+        self.plan: object | None = plan_for(self)
 
     def start(self) -> tuple[Span | None, object, float]:
         """Start the span (when tracing) and the clock; never raises."""

@@ -5,7 +5,8 @@ Without a recording span, the commonest case, it is kept short: a float
 prediction is counted by appending to the model's pending arrays
 (``_metrics``), and the record goes to the capture queue with its id and
 timestamp still unformatted (``submit_call``). ``finish_call`` handles the
-rest: recording spans, exceptions.
+rest: recording spans, exceptions. ``plan_for`` hands the commonest calls,
+start to finish, to the C extension ``_speedups`` when it is built.
 """
 
 from __future__ import annotations
@@ -17,13 +18,21 @@ from typing import Any
 
 from opentelemetry.trace import Span
 
+from . import _ids
 from ._binding import Binding
-from ._context import Cell, id_of
+from ._capture import CaptureQueue
+from ._context import STATE, Cell, id_of, leave, running_from
 from ._extract import VALUE, features_of, prediction_of
 from ._metrics import FOLD_AT
 from ._tracing import flatten_attributes
+from ._wire import CALL
 
-__all__ = ["finish_call", "success_finisher"]
+try:  # optional: built from _speedups.c where a C compiler was found at install time
+    from . import _speedups
+except ImportError:  # pragma: no cover - depends on the install
+    _speedups = None  # type: ignore[assignment]
+
+__all__ = ["finish_call", "plan_for", "success_finisher"]
 
 _perf_counter = time.perf_counter
 _time = time.time
@@ -242,3 +251,65 @@ def finish_call(
             )
     except Exception:
         bound.telemetry_error("metric")
+
+
+def plan_for(bound: Binding) -> object | None:
+    """Return the C path of ``bound``'s sync calls (``_speedups.Plan``), or None for Python.
+
+    The C path (``_speedups.c``) takes the calls ``success_finisher`` keeps
+    short and nothing else: no tracer, no prediction or features function, no
+    privacy policy, no challenger. Within them, a result that is not a float and
+    features that are not a dict argument go back to the Python finisher, and a
+    raised exception to ``finish_call``. None when the extension is not built.
+    """
+    spec = bound.spec
+    if (
+        _speedups is None
+        or bound.tracer is not None
+        or spec.prediction is not None
+        or spec.features is not None
+        or bound.privacy is not None
+        or bound.shadow is not None
+    ):
+        return None
+    stats = bound.stats
+    capture = bound.capture
+
+    def log(cell: Cell, duration: float) -> None:
+        bound.log("success", id_of(cell), duration, None, None, None)  # type: ignore[arg-type]
+
+    def fail(
+        exc: BaseException,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        cell: Cell,
+        start: float,
+    ) -> None:
+        leave(cell)
+        finish_call(bound, None, exc, args, kwargs, cell, None, None, start)
+
+    return _speedups.Plan(
+        ids=vars(_ids),
+        started=bound.started,
+        state=STATE,
+        perf_counter=_perf_counter,
+        random=random,
+        durations=stats.pending_durations,
+        values=stats.pending_values,
+        fold_at=FOLD_AT,
+        fold=stats.fold,
+        queue=capture if type(capture) is CaptureQueue else None,
+        submit_call=bound.submit_call,
+        call_tag=CALL,
+        model=bound.model,
+        version=bound.version,
+        role=bound.role,
+        capture_rate=bound.capture_rate,
+        index=spec.feature_index,
+        log_rate=bound.log_rate,
+        log=log,
+        finish=bound.finish_success,
+        fail=fail,
+        running_from=running_from,
+        telemetry_error=bound.telemetry_error,
+    )

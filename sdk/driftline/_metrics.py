@@ -5,8 +5,9 @@ The model-level metrics are kept in plain Python numbers under one lock per
 pays one lock for all of them instead of one per metric child (a
 prometheus-client child takes its own lock on every update). The commonest
 call, a success whose prediction is a float and that carries no exemplar, takes
-no lock at all: it appends its duration and its value to two ``array('d')``
-(each append is one C call, atomic under the GIL), and the arrays are folded
+no lock at all: it appends its duration and its value to two buffers of
+doubles (``_speedups.Pending`` where the C extension is built, ``array('d')``
+otherwise; each append is one C call, atomic under the GIL), and they are folded
 into the counters in bulk with numpy when they reach ``FOLD_AT`` entries and
 before every scrape, so a scrape always sees every finished call. A fold copies
 the first ``n`` entries, then deletes exactly those: appends that land in
@@ -43,6 +44,20 @@ from prometheus_client.utils import floatToGoString
 from ._extract import VALUE
 
 _go_float: Callable[[float], str] = floatToGoString
+
+try:  # optional: built from _speedups.c where a C compiler was found at install time
+    from ._speedups import Pending
+except ImportError:  # pragma: no cover - depends on the install
+    Pending = None  # type: ignore[assignment,misc]
+
+PendingValues = Any
+"""A ``_speedups.Pending`` or an ``array('d')``: ``append(x)``, ``len()``, taken by ``_take``."""
+
+
+def _pending() -> PendingValues:
+    """Return an empty buffer of pending doubles: a ``Pending`` when the extension is built."""
+    return Pending() if Pending is not None else array("d")
+
 
 __all__ = [
     "FOLD_AT",
@@ -82,14 +97,16 @@ class _Histogram:
         self.total = 0.0
 
 
-def _take(pending: array[float]) -> np.ndarray:
+def _take(pending: PendingValues) -> np.ndarray:
     """Remove and return the values in ``pending`` now; later appends stay (see module doc)."""
     n = len(pending)
     if not n:
         return np.empty(0)
-    taken = np.frombuffer(pending[:n], dtype=float)  # a copy: the array itself stays unexported
-    del pending[:n]
-    return taken
+    if isinstance(pending, array):
+        taken = np.frombuffer(pending[:n], dtype=float)  # a copy: the array stays unexported
+        del pending[:n]
+        return taken
+    return np.frombuffer(pending.take(n), dtype=float)
 
 
 def _add_counts(hist: _Histogram, counts: np.ndarray, total: float) -> None:
@@ -146,8 +163,8 @@ class ModelStats:
         self.classes: dict[str, dict[str, int]] = {}
         # Durations and values of successful one-row calls with a float prediction and
         # no exemplar, not yet counted: appended without a lock, folded by fold().
-        self.pending_durations = array("d")
-        self.pending_values = array("d")
+        self.pending_durations = _pending()
+        self.pending_values = _pending()
 
     def reconfigure(self, prediction_bounds: tuple[float, ...], max_classes: int) -> None:
         """Adopt new prediction buckets (resetting that histogram) and class cap."""

@@ -16,6 +16,11 @@ from ._context import STATE, enter, leave, running_from
 from ._logging import warn_rate_limited
 from ._shadow import ShadowRunner
 
+try:  # optional: built from _speedups.c where a C compiler was found at install time
+    from . import _speedups
+except ImportError:  # pragma: no cover - depends on the install
+    _speedups = None  # type: ignore[assignment]
+
 __all__ = ["wrap"]
 
 _perf_counter = time.perf_counter
@@ -114,7 +119,11 @@ def wrap(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
         bound.finish_success(result, args, kwargs, cell, start, span, token)
         return result
 
-    return sync_call
+    if _speedups is None:
+        return sync_call
+    # The same steps in C where the binding has a plan (_call.plan_for); sync_call otherwise.
+    fast: Callable[..., Any] = _speedups.Wrapper(fn, mon, sync_call, vars(_runtime))
+    return functools.update_wrapper(fast, fn)
 
 
 def _wrap_batch(fn: Callable[..., Any], mon: _Monitor) -> Callable[..., Any]:
