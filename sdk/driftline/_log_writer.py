@@ -261,7 +261,7 @@ class LogWriter:
             self._wake.clear()
             try:
                 self._drain()
-            except Exception:  # a bug here must not stop the thread
+            except Exception:  # a bug here must not stop the thread; its lines are not counted
                 self._failed(0)
             if self._stop:
                 return
@@ -315,7 +315,7 @@ class LogWriter:
                 self._errors.inc(count)
             warn_rate_limited(
                 f"log:{_THREAD_NAME}",
-                "driftline: %d log lines could not be rendered or written",
+                "driftline: log lines could not be rendered or written (%d lost)",
                 count,
                 exc_info=True,
             )
