@@ -162,16 +162,19 @@ class Binding:
         """End the span; return its trace id, span id and whether it was sampled.
 
         A recording span gets ``attributes`` plus ``driftline.outcome`` and, when
-        the call raised, ``error.type``, the exception and an error status.
+        the call raised, ``error.type`` (both added to ``attributes``, which must be
+        the caller's own dict), the exception and an error status.
         """
         try:
             otel_context.detach(token)  # type: ignore[arg-type]
             context = span.get_span_context()
             if span.is_recording():
-                span.set_attributes(attributes)
-                span.set_attribute("driftline.outcome", "success" if exc is None else "error")
+                # One set_attributes: each call takes the span's lock and checks every value.
+                attributes["driftline.outcome"] = "success" if exc is None else "error"
                 if exc is not None:
-                    span.set_attribute("error.type", type(exc).__qualname__)
+                    attributes["error.type"] = type(exc).__qualname__
+                span.set_attributes(attributes)
+                if exc is not None:
                     span.record_exception(exc)
                     span.set_status(Status(StatusCode.ERROR, str(exc)[:1024]))
             span.end()
