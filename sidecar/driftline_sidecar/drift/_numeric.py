@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from driftline_sidecar.profile import ColumnProfile
 
 from ._types import FloatArray, Histogram
+
+if TYPE_CHECKING:
+    from ._merge_walk import Walked
 
 EPSILON = 1e-4
 """Floor on a bin's proportion in PSI, so an empty bin gives a large but finite term."""
@@ -83,6 +87,8 @@ class NumericWindow:
 
     values: FloatArray
     scratch: Scratch
+    walks: list[Walked] = field(default_factory=list, compare=False, repr=False)
+    """Results of the C merge walk against each reference sample so far (`_merge_walk`)."""
 
 
 def sort_finite_into(values: FloatArray, scratch: Scratch) -> tuple[FloatArray, int]:

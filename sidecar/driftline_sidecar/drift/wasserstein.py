@@ -4,13 +4,15 @@ Equals ``scipy.stats.wasserstein_distance(reference_sample, window) / reference_
 1e-12 relative) where the standard deviation is that of the full reference column (``ddof=0``).
 A constant reference (std 0) gives the raw distance.
 
-It is computed from the quantile functions, ``W = ∫₀¹ |F⁻¹(u) - G⁻¹(u)| du``, which equals
-scipy's ``∫ |F(x) - G(x)| dx``. With ``n1`` sorted sample values and ``n2`` sorted window values
-both quantile functions are steps, at multiples of ``1/n1`` and of ``1/n2``; on the interval
-that ends at a step of one side, the other side's step index and the interval's length depend
-only on ``n1`` and ``n2``. So a `_Pairing` of gather indices and weights is built once per pair
-of sizes (and cached), and each window costs two gathers, two subtractions and two dot
-products over ``n1 + n2`` values: no search of one sample in the other.
+The distance comes from the C merge walk that also gives the KS statistic (``_merge_walk``);
+where that extension is not built, `wasserstein_sorted` computes it from the quantile functions,
+``W = ∫₀¹ |F⁻¹(u) - G⁻¹(u)| du``, which equals scipy's ``∫ |F(x) - G(x)| dx``. With ``n1``
+sorted sample values and ``n2`` sorted window values both quantile functions are steps, at
+multiples of ``1/n1`` and of ``1/n2``; on the interval that ends at a step of one side, the
+other side's step index and the interval's length depend only on ``n1`` and ``n2``. So a
+`_Pairing` of gather indices and weights is built once per pair of sizes (and cached), and
+each window costs two gathers, two subtractions and two dot products over ``n1 + n2`` values:
+no search of one sample in the other.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._merge_walk import walked
 from ._numeric import NumericReference, NumericWindow, Scratch, fit_numeric, prepare, require_values
 from ._types import FloatArray, IntArray, Method, MethodResult
 
@@ -115,7 +118,12 @@ def score(reference: NumericReference, window: FloatArray | NumericWindow) -> Me
     """Return the normalised Wasserstein-1 distance of ``window``'s finite values."""
     prepared = prepare(window)
     require_values(reference, prepared, "wasserstein")
-    distance = wasserstein_sorted(reference.sample, prepared.values, prepared.scratch)
+    done = walked(reference.sample, prepared)
+    distance = (
+        wasserstein_sorted(reference.sample, prepared.values, prepared.scratch)
+        if done is None
+        else done.wasserstein
+    )
     scale = reference.std if reference.std > 0 else 1.0
     return MethodResult(statistic=distance / scale)
 
