@@ -90,6 +90,8 @@ class CaptureQueue:
         self._done = threading.Condition(self._lock)
         self._queue: deque[Entry] = deque()
         self._append = self._queue.append
+        # _speedups.c keeps _reserve, _append, _wake_at, _wake and _full while _slots is the
+        # same object: set them only here, together with a new _slots.
         # One token per free record slot. A submit pops a token before it appends:
         # deque.pop is atomic, so the bound is exact across threads without a lock.
         self._slots: deque[None] = deque(repeat(None, self._capacity))

@@ -171,6 +171,14 @@ typedef struct {
     PyObject *fail;            /* fail(exc, args, kwargs, cell, start) */
     PyObject *running_from;    /* _context.running_from */
     PyObject *telemetry_error; /* Binding.telemetry_error */
+    /* The queue's attributes that CaptureQueue._reset_state sets together, read again
+     * whenever its _slots is another object (a forked child's queue is reset). */
+    PyObject *slots;
+    PyObject *reserve;
+    PyObject *append;
+    PyObject *full;
+    PyObject *wake;
+    Py_ssize_t wake_at;
 } Plan;
 
 static PyObject *str_numbers;
@@ -209,6 +217,11 @@ plan_traverse(Plan *self, visitproc visit, void *arg)
     Py_VISIT(self->fail);
     Py_VISIT(self->running_from);
     Py_VISIT(self->telemetry_error);
+    Py_VISIT(self->slots);
+    Py_VISIT(self->reserve);
+    Py_VISIT(self->append);
+    Py_VISIT(self->full);
+    Py_VISIT(self->wake);
     return 0;
 }
 
@@ -234,6 +247,11 @@ plan_clear(Plan *self)
     Py_CLEAR(self->fail);
     Py_CLEAR(self->running_from);
     Py_CLEAR(self->telemetry_error);
+    Py_CLEAR(self->slots);
+    Py_CLEAR(self->reserve);
+    Py_CLEAR(self->append);
+    Py_CLEAR(self->full);
+    Py_CLEAR(self->wake);
     return 0;
 }
 
@@ -323,11 +341,23 @@ telemetry_failed(Plan *self, PyObject *signal)
     Py_XDECREF(done);
 }
 
+/* next(iterator) as the builtin does it: a TypeError, not a crash, for what is no iterator. */
+static inline PyObject *
+next_of(PyObject *iterator)
+{
+    if (!PyIter_Check(iterator)) {
+        PyErr_Format(PyExc_TypeError, "'%.200s' object is not an iterator",
+                     Py_TYPE(iterator)->tp_name);
+        return NULL;
+    }
+    return PyIter_Next(iterator);
+}
+
 /* next(counter), its result dropped; 0, or -1 with an error. */
 static int
 advance(PyObject *counter)
 {
-    PyObject *value = PyIter_Next(counter);
+    PyObject *value = next_of(counter);
     if (value == NULL) {
         return PyErr_Occurred() ? -1 : 0;
     }
@@ -342,12 +372,41 @@ field(PyObject *fields, PyObject *name)
     return PyDict_GetItemWithError(fields, name);
 }
 
-/* CaptureQueue._put_one, step for step (keep the two in step): queue one entry, or count it
- * dropped as queue_full. It reads the attributes the method reads (plain instance attributes,
- * from the queue's __dict__); a closed or forked queue (_detour), or one without any of them,
- * takes the method itself. */
+/* Read the queue's _reset_state attributes for `slots` into the plan; 0, 1 if one is missing
+ * (the caller then takes the Python method), or -1 with an error. */
 static int
-put_one(PyObject *queue, PyObject *entry)
+cache_queue(Plan *self, PyObject *fields, PyObject *slots)
+{
+    PyObject *reserve = field(fields, str_reserve);
+    PyObject *append = field(fields, str_append_entry);
+    PyObject *full = field(fields, str_full);
+    PyObject *wake = field(fields, str_wake);
+    PyObject *wake_at = field(fields, str_wake_at);
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    if (reserve == NULL || append == NULL || full == NULL || wake == NULL || wake_at == NULL) {
+        return 1;
+    }
+    Py_ssize_t when = PyLong_AsSsize_t(wake_at);
+    if (when == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    Py_XSETREF(self->slots, Py_NewRef(slots));
+    Py_XSETREF(self->reserve, Py_NewRef(reserve));
+    Py_XSETREF(self->append, Py_NewRef(append));
+    Py_XSETREF(self->full, Py_NewRef(full));
+    Py_XSETREF(self->wake, Py_NewRef(wake));
+    self->wake_at = when;
+    return 0;
+}
+
+/* CaptureQueue._put_one, step for step (keep the two in step): queue one entry, or count it
+ * dropped as queue_full. It uses the attributes the method uses: _detour and _slots read from
+ * the queue's __dict__ on every call, the others (set with _slots by _reset_state) cached in
+ * the plan. A closed or forked queue (_detour), or one without any of them, takes the method. */
+static int
+put_one(Plan *self, PyObject *queue, PyObject *entry)
 {
     PyObject *fields = PyObject_GenericGetDict(queue, NULL);
     if (fields == NULL) {
@@ -357,19 +416,16 @@ put_one(PyObject *queue, PyObject *entry)
     PyObject *token = NULL;
     PyObject *detour = field(fields, str_detour);
     PyObject *slots = field(fields, str_slots);
-    PyObject *full = field(fields, str_full);
-    PyObject *reserve = field(fields, str_reserve);
-    PyObject *append = field(fields, str_append_entry);
-    PyObject *wake_at = field(fields, str_wake_at);
-    PyObject *wake = field(fields, str_wake);
-    if (PyErr_Occurred()) {
-        goto end;
+    int missing = PyErr_Occurred() ? -1 : (detour != Py_False || slots == NULL);
+    if (!missing && slots != self->slots) {
+        missing = cache_queue(self, fields, slots);
     }
-    if (detour != Py_False || slots == NULL || full == NULL || reserve == NULL ||
-        append == NULL || wake_at == NULL || wake == NULL) {
-        PyObject *done = PyObject_CallMethodOneArg(queue, str_put_one, entry);
-        Py_XDECREF(done);
-        status = done == NULL ? -1 : 0;
+    if (missing) {
+        if (missing > 0) {
+            PyObject *done = PyObject_CallMethodOneArg(queue, str_put_one, entry);
+            Py_XDECREF(done);
+            status = done == NULL ? -1 : 0;
+        }
         goto end;
     }
     int has_slots = PyObject_IsTrue(slots);
@@ -377,7 +433,7 @@ put_one(PyObject *queue, PyObject *entry)
         goto end;
     }
     if (has_slots) {
-        token = PyObject_CallNoArgs(reserve);
+        token = PyObject_CallNoArgs(self->reserve);
         if (token == NULL) {
             if (!PyErr_ExceptionMatches(PyExc_IndexError)) {
                 goto end;
@@ -386,10 +442,10 @@ put_one(PyObject *queue, PyObject *entry)
         }
     }
     if (token == NULL) {
-        status = advance(full);
+        status = advance(self->full);
         goto end;
     }
-    PyObject *appended = PyObject_CallOneArg(append, entry);
+    PyObject *appended = PyObject_CallOneArg(self->append, entry);
     if (appended == NULL) {
         goto end;
     }
@@ -398,12 +454,8 @@ put_one(PyObject *queue, PyObject *entry)
     if (free_slots < 0) {
         goto end;
     }
-    Py_ssize_t wake_when = PyLong_AsSsize_t(wake_at);
-    if (wake_when == -1 && PyErr_Occurred()) {
-        goto end;
-    }
-    if (free_slots == wake_when) {
-        PyObject *done = PyObject_CallMethodNoArgs(wake, str_set);
+    if (free_slots == self->wake_at) {
+        PyObject *done = PyObject_CallMethodNoArgs(self->wake, str_set);
         if (done == NULL) {
             goto end;
         }
@@ -448,7 +500,12 @@ finish_float(Plan *self, PyObject *result, PyObject *features, PyObject *number,
         if (self->queue != Py_None) {
             PyObject *entry = PyTuple_Pack(9, self->call_tag, self->model, self->version, self->role,
                                            number, start, Py_None, features, result);
-            int queued = entry != NULL ? put_one(self->queue, entry) : -1;
+            if (entry != NULL && !PyObject_GC_IsTracked(features)) {
+                /* What the collector would find at its next pass: no item is tracked, so the
+                 * tuple can be in no cycle. Untracked now, it is never walked. */
+                PyObject_GC_UnTrack(entry);
+            }
+            int queued = entry != NULL ? put_one(self, self->queue, entry) : -1;
             Py_XDECREF(entry);
             done = queued < 0 ? NULL : Py_NewRef(Py_None);
         }
@@ -558,14 +615,14 @@ run(Plan *self, PyObject *fn, PyObject *const *argv, Py_ssize_t nargs, PyObject 
 {
     /* Before the call: a failure here leaves the call untouched by telemetry. */
     PyObject *numbers = PyDict_GetItemWithError(self->ids, str_numbers); /* borrowed */
-    PyObject *number = numbers != NULL ? PyIter_Next(numbers) : NULL;
+    PyObject *number = numbers != NULL ? next_of(numbers) : NULL;
     if (number == NULL) {
         telemetry_failed(self, str_metric);
         return PyObject_Vectorcall(fn, argv, nargs, kwnames);
     }
     int failed = 0;
     double start_value = clock_now(self, &failed);
-    PyObject *started = failed ? NULL : PyIter_Next(self->started);
+    PyObject *started = failed ? NULL : next_of(self->started);
     PyObject *start = started != NULL ? PyFloat_FromDouble(start_value) : NULL;
     PyObject *prev = NULL;
     if (start != NULL && PyContextVar_Get(self->state, Py_None, &prev) < 0) {

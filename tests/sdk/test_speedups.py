@@ -12,6 +12,7 @@ import gc
 import inspect
 import pickle
 import time
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ from driftline.testing import Telemetry, capture_telemetry
 from prometheus_client import CollectorRegistry
 
 from tests.sdk.conftest import MakeQueue
+from tests.sdk.test_capture_concurrency import run_in_child
 from tests.support.http_sink import HttpSink
 
 LABELS = {"model": "m", "version": "1"}
@@ -366,28 +368,54 @@ def test_records_reach_the_sidecar_through_the_queue(
     assert batch["features"]["x"] == [0.0, 1.0, 2.0, 3.0]
 
 
-def test_a_full_queue_drops_and_counts(
-    make_queue: MakeQueue, registry: CollectorRegistry, path: str
-) -> None:
-    """The record filling a batch wakes the shipper; those past the bound drop as queue_full."""
+def test_a_forked_child_ships_its_own_calls_once(sink: HttpSink, shipping: CaptureQueue) -> None:
+    """After fork, the child's decorated calls reach the sink from its reset queue, once each."""
+
+    @driftline.monitor(model="m", version="1")
+    def predict(features: dict[str, float]) -> float:
+        return features["x"]
+
+    predict({"x": -1.0})  # the parent's call, queued before the fork
+    parent_id = driftline.last_prediction_id()
+
+    def child() -> bool:
+        for x in range(3):
+            predict({"x": float(x)})
+        return driftline.flush(10.0)
+
+    assert run_in_child(child) == 0
+    assert driftline.flush(10.0)
+    arrived = sink.accepted_ids()
+    xs = [x for r in sink.accepted() for b in r.body["batches"] for x in b["features"]["x"]]
+    assert arrived.count(parent_id) == 1
+    assert len(set(arrived)) == len(arrived) == 4
+    assert sorted(xs) == [-1.0, 0.0, 1.0, 2.0]
+
+
+@pytest.fixture
+def held(make_queue: MakeQueue, registry: CollectorRegistry, path: str) -> Iterator[CaptureQueue]:
+    """An untraced, unlogged runtime whose capture queue (3 records) has no shipper thread."""
     queue = make_queue(start=False, queue_size=3, batch_size=3)  # nothing takes records out
     settings = resolve_settings(
         {"registry": registry, "trace_sample_rate": 0.0, "log_sample_rate": 0.0}, environ={}
     )
     previous = _runtime.install(_runtime.build(settings, capture=queue))
-    try:
+    yield queue
+    _runtime.install(previous)
 
-        @driftline.monitor(model="m", version="1")
-        def predict(features: dict[str, float]) -> float:
-            return 1.0
 
-        results = [predict({"x": 1.0}) for _ in range(2)]
-        woken_early = queue._wake.is_set()
-        results.append(predict({"x": 1.0}))
-        woken = queue._wake.is_set()
-        results += [predict({"x": 1.0}) for _ in range(4)]
-    finally:
-        _runtime.install(previous)
+def test_a_full_queue_drops_and_counts(held: CaptureQueue, registry: CollectorRegistry) -> None:
+    """The record filling a batch wakes the shipper; those past the bound drop as queue_full."""
+
+    @driftline.monitor(model="m", version="1")
+    def predict(features: dict[str, float]) -> float:
+        return 1.0
+
+    results = [predict({"x": 1.0}) for _ in range(2)]
+    woken_early = held._wake.is_set()
+    results.append(predict({"x": 1.0}))
+    woken = held._wake.is_set()
+    results += [predict({"x": 1.0}) for _ in range(4)]
 
     assert results == [1.0] * 7
     assert (woken_early, woken) == (False, True)
@@ -401,7 +429,7 @@ def test_a_full_queue_drops_and_counts(
 
 
 def test_a_broken_queue_is_counted_not_raised(
-    shipping: CaptureQueue, registry: CollectorRegistry
+    held: CaptureQueue, registry: CollectorRegistry
 ) -> None:
     """A capture queue that fails inside a call counts a telemetry error; the call returns."""
 
@@ -410,11 +438,13 @@ def test_a_broken_queue_is_counted_not_raised(
         return 1.0
 
     predict({"x": 1.0})
-    shipping._append = None  # type: ignore[assignment]  # calling it raises TypeError
+    slots, full = held._slots, held._full
+    held._slots = deque()  # no free slot: the record is counted on _full...
+    held._full = None  # type: ignore[assignment]  # ...and next(None) raises TypeError
     try:
         result = predict({"x": 1.0})
     finally:
-        shipping._append = shipping._queue.append
+        held._slots, held._full = slots, full
 
     assert result == 1.0
     errors = registry.get_sample_value("driftline_telemetry_errors_total", {"signal": "capture"})
