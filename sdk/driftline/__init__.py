@@ -44,7 +44,7 @@ __all__ = [
 
 
 def flush(timeout: float | None = None) -> bool:
-    """Send the queued records and spans; True when all went within ``timeout`` seconds.
+    """Send queued records and spans, write waiting log lines; True if all done in ``timeout``.
 
     ``timeout`` defaults to ``capture_exit_timeout``.
     """
@@ -52,7 +52,7 @@ def flush(timeout: float | None = None) -> bool:
 
 
 def shutdown(timeout: float | None = None) -> None:
-    """Flush and stop capture and driftline's own tracer provider; the next call starts afresh.
+    """Flush and stop capture, log writer and driftline's tracer provider; next call starts afresh.
 
     Runs by itself at interpreter exit.
     """
