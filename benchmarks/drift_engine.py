@@ -35,7 +35,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 from _common import fmt_seconds, is_quick, write_results  # noqa: E402
-from driftline_sidecar.drift import WindowValues, evaluate, fit_profile  # noqa: E402
+from driftline_sidecar.drift import WindowValues, _merge_walk, evaluate, fit_profile  # noqa: E402
 from driftline_sidecar.ingest import Column, Kind  # noqa: E402
 from driftline_sidecar.profile import build_profile  # noqa: E402
 from driftline_sidecar.window import Window  # noqa: E402
@@ -276,6 +276,12 @@ def main() -> int:
         " (wall / CPU, default malloc); target >= 6x. The time target is judged on the default"
         " malloc medians. Correct = exactly the 6 shifted columns flagged and none of the 19"
         " others.",
+        "KS statistic and Wasserstein distance: "
+        + (
+            "one C merge walk per numeric column (`drift/_kernels.c`, built)."
+            if _merge_walk.kernels is not None
+            else "numpy path (the C extension `drift/_kernels.c` is NOT built)."
+        ),
         "The machine is shared with other jobs (other test suites ran at the same time); wall"
         " times vary between runs, CPU times less. Load average (1 / 5 / 15 min) at the start:"
         f" {load_before}; at the end: {load_after} (on {os.cpu_count()} cores).",
