@@ -23,8 +23,8 @@ of them:
 Scenarios: tracing sampled at 100% and at 1%, tracing off, and the sidecar
 unreachable (capture to a closed port: after ``capture_queue_size`` records every
 call is dropped as ``queue_full``). In the first three the capture queue is a
-real ``CaptureQueue`` whose shipper is not started and which is replaced, like
-the hand-written deque is emptied, every ``CHUNK`` calls outside the timing (a
+real ``CaptureQueue`` whose shipper is not started and which is emptied in
+place, like the hand-written deque, every ``CHUNK`` calls outside the timing (a
 running shipper keeps the queue that short; see ``per_call_ns``), so a run
 measures the caller's thread only; encoding and sending run on the shipper
 thread and are measured by the capture benchmarks, not here.
@@ -43,6 +43,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from random import random
 from typing import Any
 
@@ -192,7 +193,7 @@ SCENARIOS = (
 
 
 class DriftlineSetup:
-    """driftline configured for a scenario; ``fresh_queue()`` swaps in an empty capture queue."""
+    """driftline configured for a scenario; ``fresh_queue()`` empties its capture queue."""
 
     def __init__(self, scenario: Scenario, provider: TracerProvider | None, devnull: Any) -> None:
         self.registry = CollectorRegistry()
@@ -209,12 +210,24 @@ class DriftlineSetup:
             capture_exit_timeout=0.1,
         )
         self.fn = driftline.monitor(model="churn", version="1")(model)
+        self.queue: CaptureQueue | None = None
 
     def fresh_queue(self, records: int) -> None:
-        """Install a runtime whose capture queue holds ``records`` and has no shipper thread."""
+        """Empty the capture queue, which holds ``records`` and has no shipper thread.
+
+        The first time, a runtime with such a queue is installed; after that the
+        queue is emptied in place (its internals, as its shipper empties it), so
+        the runtime, its log writer thread and the function's binding stay those
+        of a process in its steady state.
+        """
         if self.scenario.sidecar_down:
             return  # the real queue and shipper configure() built, failing to connect
-        queue = CaptureQueue(
+        queue = self.queue
+        if queue is not None:
+            queue._queue.clear()
+            queue._slots.extend(repeat(None, queue._capacity - len(queue._slots)))
+            return
+        queue = self.queue = CaptureQueue(
             CaptureSettings(url=self.url, service_name="bench", queue_size=records + 10),
             registry=self.registry,
         )
