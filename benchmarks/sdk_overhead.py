@@ -305,7 +305,7 @@ def measure(scenario: Scenario, calls: int, repeats: int, devnull: Any) -> dict[
 def main() -> int:
     """Run every scenario and write the results table."""
     quick = is_quick()
-    calls, repeats = (10_000, 3) if quick else (50_000, 5)
+    calls, repeats = (10_000, 3) if quick else (50_000, 9)
     load_before = os.getloadavg()
     rows: list[list[object]] = []
     references: list[float] = []
