@@ -2,13 +2,12 @@
 
 ``_kernels.c`` (an optional C extension, see docs/drift.md "Speed") walks the sorted reference
 sample and the sorted window once and returns both ``scipy.stats.ks_2samp``'s statistic
-(bit-equal) and ``scipy.stats.wasserstein_distance`` (to about 1e-14 relative). The KS and
-Wasserstein methods score the same `NumericWindow` one after the other, so the first walk's
-result is kept on the window for the second. Where the extension is not built (or the sizes
-are too large for its exact integer counts) `walked` returns None and each method runs its
-numpy path (``_ks_statistic``, ``wasserstein.wasserstein_sorted``) instead.
+(bit-equal to ``method="asymp"``'s) and ``scipy.stats.wasserstein_distance`` (to about 1e-14
+relative). The KS and Wasserstein methods score the same `NumericWindow` one after the other,
+so the first walk's result is kept on the window for the second. Where the extension is not
+built (or the sizes are too large for its exact integer counts) `walked` returns None and each
+method runs its numpy path (``_ks_statistic``, ``wasserstein.wasserstein_sorted``) instead.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,6 +1,8 @@
 """Two-sample Kolmogorov-Smirnov test of a numeric window against the reference sample.
 
-The statistic equals ``scipy.stats.ks_2samp(reference_sample, window)``: from the C merge walk
+The statistic equals ``scipy.stats.ks_2samp(reference_sample, window, method="asymp")``'s (and
+the default method's above 10,000 values; below, scipy's exact method rounds it to a multiple
+of 1/lcm(n1, n2), at most one ulp away): from the C merge walk
 that also gives the Wasserstein distance (``_merge_walk``), or where that extension is not built
 from `ks_statistic`, which evaluates the difference of the empirical CDFs only where bounds
 computed from a coarse pass say an extreme can still be (see ``_ks_statistic``). The p-value
