@@ -8,6 +8,7 @@ so the first walk's result is kept on the window for the second. Where the exten
 built (or the sizes are too large for its exact integer counts) `walked` returns None and each
 method runs its numpy path (``_ks_statistic``, ``wasserstein.wasserstein_sorted``) instead.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
