@@ -25,7 +25,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <structmember.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -109,7 +109,8 @@ pending_length(Pending *self)
 static PyObject *
 pending_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    if (!_PyArg_NoPositional("Pending", args) || !_PyArg_NoKeywords("Pending", kwds)) {
+    if (PyTuple_GET_SIZE(args) != 0 || (kwds != NULL && PyDict_GET_SIZE(kwds) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "Pending() takes no arguments");
         return NULL;
     }
     return type->tp_alloc(type, 0);
@@ -297,20 +298,26 @@ clock_now(Plan *self, int *failed)
     return value;
 }
 
+/* Whether the error set is no Exception (KeyboardInterrupt, SystemExit): the Python path's
+ * `except Exception` lets those reach the caller, so the C path keeps them set and stops. */
+static inline int
+fatal(void)
+{
+    return PyErr_Occurred() != NULL && !PyErr_ExceptionMatches(PyExc_Exception);
+}
+
 /* random() as a C double; 1.0 (never sampled) when it fails. */
 static inline double
 draw(Plan *self)
 {
     PyObject *value = PyObject_CallNoArgs(self->random);
-    if (value == NULL) {
-        PyErr_Clear();
-        return 1.0;
-    }
-    double drawn = PyFloat_AsDouble(value);
-    Py_DECREF(value);
+    double drawn = value != NULL ? PyFloat_AsDouble(value) : -1.0;
+    Py_XDECREF(value);
     if (drawn == -1.0 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return 1.0;
+        if (!fatal()) {
+            PyErr_Clear();
+        }
+        return 1.0; /* not sampled; a fatal error stays set for the caller to see */
     }
     return drawn;
 }
@@ -329,13 +336,17 @@ append_to(PyObject *pending, PyObject *item)
     return 0;
 }
 
-/* Count a failure of driftline's own `signal` with Binding.telemetry_error; clears the error. */
+/* Count a failure of driftline's own `signal` with Binding.telemetry_error and clear it; a
+ * fatal error (see fatal) stays set, uncounted. */
 static void
 telemetry_failed(Plan *self, PyObject *signal)
 {
+    if (fatal()) {
+        return;
+    }
     PyErr_Clear();
     PyObject *done = PyObject_CallOneArg(self->telemetry_error, signal);
-    if (done == NULL) {
+    if (done == NULL && !fatal()) {
         PyErr_Clear();
     }
     Py_XDECREF(done);
@@ -519,22 +530,27 @@ finish_float(Plan *self, PyObject *result, PyObject *features, PyObject *number,
         }
         Py_XDECREF(done);
     }
-    if (self->log_rate > 0.0 && draw(self) < self->log_rate) {
+    if (!PyErr_Occurred() && self->log_rate > 0.0 && draw(self) < self->log_rate) {
         PyObject *log_args[2] = {cell, seconds};
         PyObject *done = PyObject_Vectorcall(self->log, log_args, 2, NULL);
-        if (done == NULL) {
+        if (done == NULL && !fatal()) {
             PyErr_Clear(); /* Binding.log never raises; nothing else to undo */
         }
         Py_XDECREF(done);
     }
     Py_DECREF(seconds);
-    return 0;
+    return PyErr_Occurred() ? -1 : 0;
 }
 
 /* After the call returned: mark the cell done, forget done cells (_context.leave). */
 static int
-leave(Plan *self, PyObject *cell, PyObject *prev)
+leave(Plan *self, PyObject *cell)
 {
+    if (PyList_GET_SIZE(cell) != 4) { /* only code reaching into _context.STATE can do this */
+        PyErr_SetString(PyExc_IndexError, "driftline: the call's context cell changed size");
+        return -1;
+    }
+    PyObject *prev = PyList_GET_ITEM(cell, 2);
     PyObject *was = PyList_GET_ITEM(cell, 3);
     PyList_SET_ITEM(cell, 3, Py_NewRef(Py_True));
     Py_DECREF(was);
@@ -661,24 +677,29 @@ run(Plan *self, PyObject *fn, PyObject *const *argv, Py_ssize_t nargs, PyObject 
                   start, 0);
         PyErr_Restore(type, value, traceback);
     }
-    else if (leave(self, cell, PyList_GET_ITEM(cell, 2)) < 0) {
+    else if (leave(self, cell) < 0) {
         telemetry_failed(self, str_metric);
     }
     else {
         PyObject *features = NULL;
-        int fast = PyFloat_CheckExact(result);
+        /* A call that read its own id (cell[0] is then its string) is recorded under that
+         * string, as the caller saw it: the Python finisher does that (submit_row). */
+        int fast = PyFloat_CheckExact(result) && PyLong_CheckExact(PyList_GET_ITEM(cell, 0));
         if (fast && self->submit_call != Py_None) {
             /* Features elsewhere (a keyword, an object): the Python finisher reads them. */
             fast = self->index < nargs && PyDict_CheckExact(argv[self->index]);
             if (fast && (self->capture_rate >= 1.0 || draw(self) < self->capture_rate)) {
                 features = PyDict_Copy(argv[self->index]);
-                if (features == NULL) {
+                if (features == NULL && !fatal()) {
                     PyErr_Clear();
                     fast = 0;
                 }
             }
         }
-        if (!fast) {
+        if (PyErr_Occurred()) {
+            /* fatal (see fatal), from the draw or the copy: it reaches the caller */
+        }
+        else if (!fast) {
             hand_over(self, self->finish, result, argv, nargs, kwnames, cell, start, 1);
         }
         else {
@@ -694,6 +715,9 @@ run(Plan *self, PyObject *fn, PyObject *const *argv, Py_ssize_t nargs, PyObject 
     Py_DECREF(cell);
     Py_DECREF(number);
     Py_DECREF(start);
+    if (result != NULL && PyErr_Occurred()) {
+        Py_CLEAR(result); /* a fatal error (see fatal) raised by telemetry, as in Python */
+    }
     return result;
 }
 
@@ -910,13 +934,6 @@ static PyMethodDef wrapper_methods[] = {
     {NULL},
 };
 
-static PyMemberDef wrapper_members[] = {
-    {"__vectorcalloffset__", T_PYSSIZET, offsetof(Wrapper, vectorcall), READONLY},
-    {"__dictoffset__", T_PYSSIZET, offsetof(Wrapper, dict), READONLY},
-    {"__weaklistoffset__", T_PYSSIZET, offsetof(Wrapper, weakrefs), READONLY},
-    {NULL},
-};
-
 static PyGetSetDef wrapper_getset[] = {
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
     {NULL},
@@ -939,7 +956,6 @@ static PyTypeObject WrapperType = {
     .tp_dictoffset = offsetof(Wrapper, dict),
     .tp_weaklistoffset = offsetof(Wrapper, weakrefs),
     .tp_methods = wrapper_methods,
-    .tp_members = wrapper_members,
     .tp_getset = wrapper_getset,
     .tp_repr = (reprfunc)wrapper_repr,
 };
@@ -948,9 +964,8 @@ static PyTypeObject WrapperType = {
 static PyObject *
 speedups_perf_counter(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
-    Plan fallback = {.perf_counter = NULL};
+    Plan fallback = {.perf_counter = NULL}; /* clock_now falls back to calling it */
     int failed = 0;
-#if !defined(__linux__)
     PyObject *time = PyImport_ImportModule("time");
     if (time == NULL) {
         return NULL;
@@ -960,7 +975,6 @@ speedups_perf_counter(PyObject *module, PyObject *Py_UNUSED(ignored))
     if (fallback.perf_counter == NULL) {
         return NULL;
     }
-#endif
     double now = clock_now(&fallback, &failed);
     Py_XDECREF(fallback.perf_counter);
     if (failed) {

@@ -18,7 +18,7 @@ from typing import Any
 
 import driftline
 import pytest
-from driftline import _call, _metrics, _runtime, _speedups, _wrappers
+from driftline import _call, _ids, _metrics, _runtime, _speedups, _wrappers
 from driftline._capture import CaptureQueue
 from driftline._config import resolve_settings
 from driftline.testing import Telemetry, capture_telemetry
@@ -229,6 +229,47 @@ def test_sequential_calls_keep_no_chain(telemetry: Telemetry, path: str) -> None
     cell = STATE.get()
     assert cell is not None
     assert (cell[3], cell[2]) == (True, None)
+
+
+def test_a_call_that_read_its_id_is_recorded_under_it(telemetry: Telemetry, path: str) -> None:
+    """A call that read its id is recorded under that string, even if ids are re-drawn meanwhile."""
+    seen = []
+
+    @driftline.monitor(model="m", version="1")
+    def predict(features: dict[str, float]) -> float:
+        if features["x"]:
+            seen.append(driftline.current_prediction_id())
+            _ids._reset()  # what a fork inside the call does: new random bits, a new clock anchor
+        return 0.5
+
+    predict({"x": 0.0})  # the first call binds, on the Python path
+    predict({"x": 1.0})
+
+    assert telemetry.records[1].prediction_id == seen[0]
+
+
+def test_keyboard_interrupt_in_telemetry_reaches_the_caller(
+    telemetry: Telemetry, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyboardInterrupt raised inside driftline's own work is not swallowed, as in Python."""
+    armed = []
+    draw = _call.random
+
+    def interrupted() -> float:
+        if armed:
+            raise KeyboardInterrupt
+        return draw()
+
+    monkeypatch.setattr(_call, "random", interrupted)  # the log line's draw
+
+    @driftline.monitor(model="m", version="1")
+    def predict(features: dict[str, float]) -> float:
+        return 0.5
+
+    predict({"x": 0.0})  # the first call binds, on the Python path
+    armed.append(True)
+    with pytest.raises(KeyboardInterrupt):
+        predict({"x": 1.0})
 
 
 def test_nothing_is_captured_at_a_zero_capture_rate(path: str) -> None:
@@ -451,6 +492,25 @@ def test_a_broken_queue_is_counted_not_raised(
     assert errors == 1
     success = registry.get_sample_value("driftline_requests_total", LABELS | {"outcome": "success"})
     assert success == 2
+
+
+def test_an_emptied_context_cell_is_counted_not_a_crash() -> None:
+    """On the C path, a call whose context cell was emptied (private API) returns, counted."""
+    from driftline._context import STATE
+
+    with capture_telemetry(trace_sample_rate=0.0) as telemetry:
+
+        @driftline.monitor(model="m", version="1")
+        def predict(features: dict[str, float]) -> float:
+            cell = STATE.get()
+            if features["x"] and cell is not None:
+                cell.clear()
+            return 0.5
+
+        predict({"x": 0.0})  # the first call binds, on the Python path
+        assert predict({"x": 1.0}) == 0.5
+
+        assert telemetry.metric("driftline_telemetry_errors_total", signal="metric") == 1
 
 
 def test_the_c_clock_is_perf_counter() -> None:
