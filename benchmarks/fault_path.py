@@ -347,6 +347,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             _verdict("per-cycle medians", [medians[f][i] for i in (0, 1) for f in faults]),
             _verdict("speed-corrected", [medians[f][i] for i in (2, 3) for f in faults]),
+            _verdict(
+                "decorated ÷ bare, over healthy's",
+                [
+                    (timed[f].pct(q) / reference[f].pct(q))
+                    / (healthy.pct(q) / reference["healthy"].pct(q))
+                    for q in (50, 99)
+                    for f in faults
+                ],
+            ),
+            _verdict(
+                "and the bare model itself, pooled",
+                [
+                    reference[f].pct(q) / reference["healthy"].pct(q)
+                    for q in (50, 99)
+                    for f in faults
+                ],
+            ),
         ]
     )
     rows_out = []
@@ -433,7 +450,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "SIGSTOP (the kernel still accepts connections, nothing answers; POSTs time out after "
         "2 s, then the queue fills and new records are dropped as queue_full). down: after "
         "SIGKILL (connections refused, retried with backoff). Target: decorated p50 and p99 "
-        f"within {TOLERANCE:.0%} of the healthy phase. Against it, hung / down: {verdicts}.",
+        f"within {TOLERANCE:.0%} of the healthy phase. Against it, hung / down (p50 ratios, "
+        f"then p99): {verdicts}. The last reading is of the bare model, which driftline does "
+        "not wrap: where it misses, the machine's speed moved between phases more than the "
+        "target allows, and the readings that divide by the bare model's calls (made "
+        "alternately with the decorated ones) are the ones that measure driftline.",
         "How to read the other columns: `decorated / bare` divides the decorated call's "
         "percentile by the bare model's in the same phase, which cancels most of the "
         "machine's drift between phases (both kinds of call are slowed alike). "
