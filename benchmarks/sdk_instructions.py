@@ -50,7 +50,7 @@ CHUNK = 2_000
 def child(variant: str, calls: int) -> None:
     """Run ``calls`` calls of ``variant`` as sdk_overhead's tracing-off scenario does."""
     import driftline
-    from driftline import _call, _metrics, _wrappers
+    from driftline import _native
     from sdk_overhead import (
         FEATURES,
         SCENARIOS,
@@ -61,9 +61,7 @@ def child(variant: str, calls: int) -> None:
     )
 
     if variant == "driftline, Python path":
-        _call._speedups = None  # type: ignore[assignment]
-        _wrappers._speedups = None  # type: ignore[assignment]
-        _metrics.Pending = None  # type: ignore[assignment,misc]
+        _native.speedups = None
     records: deque[object] = deque()
     [scenario] = [s for s in SCENARIOS if s.trace_rate is None and not s.sidecar_down]
     with open(os.devnull, "w", encoding="utf-8") as devnull:

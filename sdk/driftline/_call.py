@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry.trace import Span
 
-from . import _ids
+from . import _ids, _native
 from ._binding import Binding
 from ._capture import CaptureQueue
 from ._context import STATE, Cell, id_of, leave, running_from
@@ -26,11 +26,6 @@ from ._extract import VALUE, features_of, prediction_of
 from ._metrics import FOLD_AT
 from ._tracing import flatten_attributes
 from ._wire import CALL
-
-try:  # optional: built from _speedups.c where a C compiler was found at install time
-    from . import _speedups
-except ImportError:  # pragma: no cover - depends on the install
-    _speedups = None  # type: ignore[assignment]
 
 __all__ = ["finish_call", "plan_for", "success_finisher"]
 
@@ -263,8 +258,9 @@ def plan_for(bound: Binding) -> object | None:
     raised exception to ``finish_call``. None when the extension is not built.
     """
     spec = bound.spec
+    speedups = _native.speedups
     if (
-        _speedups is None
+        speedups is None
         or bound.tracer is not None
         or spec.prediction is not None
         or spec.features is not None
@@ -288,7 +284,7 @@ def plan_for(bound: Binding) -> object | None:
         leave(cell)
         finish_call(bound, None, exc, args, kwargs, cell, None, None, start)
 
-    return _speedups.Plan(
+    plan: object = speedups.Plan(
         ids=vars(_ids),
         started=bound.started,
         state=STATE,
@@ -313,3 +309,4 @@ def plan_for(bound: Binding) -> object | None:
         running_from=running_from,
         telemetry_error=bound.telemetry_error,
     )
+    return plan

@@ -41,14 +41,10 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
+from . import _native
 from ._extract import VALUE
 
 _go_float: Callable[[float], str] = floatToGoString
-
-try:  # optional: built from _speedups.c where a C compiler was found at install time
-    from ._speedups import Pending
-except ImportError:  # pragma: no cover - depends on the install
-    Pending = None  # type: ignore[assignment,misc]
 
 PendingValues = Any
 """A ``_speedups.Pending`` or an ``array('d')``: ``append(x)``, ``len()``, taken by ``_take``."""
@@ -56,7 +52,8 @@ PendingValues = Any
 
 def _pending() -> PendingValues:
     """Return an empty buffer of pending doubles: a ``Pending`` when the extension is built."""
-    return Pending() if Pending is not None else array("d")
+    speedups = _native.speedups
+    return speedups.Pending() if speedups is not None else array("d")
 
 
 __all__ = [

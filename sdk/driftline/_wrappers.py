@@ -8,18 +8,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import _ids, _runtime
+from . import _ids, _native, _runtime
 from ._batch import batch_ids, finish_batch
 from ._binding import Binding, Spec
 from ._call import finish_call
 from ._context import STATE, enter, leave, running_from
 from ._logging import warn_rate_limited
 from ._shadow import ShadowRunner
-
-try:  # optional: built from _speedups.c where a C compiler was found at install time
-    from . import _speedups
-except ImportError:  # pragma: no cover - depends on the install
-    _speedups = None  # type: ignore[assignment]
 
 __all__ = ["wrap"]
 
@@ -119,10 +114,11 @@ def wrap(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
         bound.finish_success(result, args, kwargs, cell, start, span, token)
         return result
 
-    if _speedups is None:
+    speedups = _native.speedups
+    if speedups is None:
         return sync_call
     # The same steps in C where the binding has a plan (_call.plan_for); sync_call otherwise.
-    fast: Callable[..., Any] = _speedups.Wrapper(fn, mon, sync_call, vars(_runtime))
+    fast: Callable[..., Any] = speedups.Wrapper(fn, mon, sync_call, vars(_runtime))
     return functools.update_wrapper(fast, fn)
 
 

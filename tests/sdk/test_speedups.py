@@ -19,7 +19,7 @@ from typing import Any
 
 import driftline
 import pytest
-from driftline import _call, _ids, _metrics, _runtime, _speedups, _wrappers
+from driftline import _call, _ids, _native, _runtime, _speedups
 from driftline._capture import CaptureQueue
 from driftline._config import resolve_settings
 from driftline.testing import Telemetry, capture_telemetry
@@ -36,9 +36,7 @@ LABELS = {"model": "m", "version": "1"}
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run the test on the C path, then with the extension hidden."""
     if request.param == "python":
-        monkeypatch.setattr(_call, "_speedups", None)
-        monkeypatch.setattr(_wrappers, "_speedups", None)
-        monkeypatch.setattr(_metrics, "Pending", None)
+        monkeypatch.setattr(_native, "speedups", None)
     return str(request.param)
 
 
@@ -56,8 +54,7 @@ def _metric(telemetry: Telemetry, name: str, **labels: str) -> float:
 
 def test_the_extension_is_built() -> None:
     """`make install` builds the extension here, so the suite runs the C path it ships."""
-    assert _call._speedups is not None
-    assert _wrappers._speedups is not None
+    assert _native.speedups is _speedups
 
 
 def test_the_c_path_takes_an_untraced_call(telemetry: Telemetry, path: str) -> None:
