@@ -157,10 +157,8 @@ def test_label_table_stays_bounded_with_a_new_label_per_record() -> None:
         window.columns()
     codes = window.columns()["c"].codes
     assert codes is not None
-    assert (len(codes.labels) <= 2 * 5, codes.decoded().tolist()) == (
-        True,
-        [f"id{i}" for i in range(196, 201)],
-    )
+    assert len(codes.labels) <= 2 * 5
+    assert codes.decoded().tolist() == [f"id{i}" for i in range(196, 201)]
 
 
 def test_restored_window_codes_decode_to_the_restored_values() -> None:

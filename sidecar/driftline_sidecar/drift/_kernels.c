@@ -34,6 +34,9 @@
 #endif
 
 #define LANES 3
+#if LANES != 3
+#error "walk_both unrolls exactly three lanes (a, b, c): change it with LANES"
+#endif
 #define BLOCK 256
 #define MAX_PRODUCT 1125899906842624.0 /* 2**50 */
 
