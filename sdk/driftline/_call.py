@@ -53,8 +53,6 @@ def _features(bound: Binding, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
 Finisher = Callable[..., None]
 """``finish(result, args, kwargs, cell, start, span, token)``: records one successful call."""
 
-_NO_ATTRIBUTES: dict[str, Any] = {}
-
 
 def success_finisher(bound: Binding) -> Finisher:
     """Return the ``Finisher`` of ``bound``'s successful calls.
@@ -98,7 +96,7 @@ def success_finisher(bound: Binding) -> Finisher:
                 if span.is_recording():
                     finish_call(bound, result, None, args, kwargs, cell, span, token, start)
                     return
-                trace_id, span_id, _ = bound.end_span(span, token, _NO_ATTRIBUTES, None)
+                trace_id, span_id, _ = bound.end_span(span, token, {}, None)  # end_span adds to it
             prediction: dict[str, object] | None = None
             readable = True
             if to_prediction is None and type(result) is float:

@@ -36,6 +36,7 @@ from prometheus_client import CollectorRegistry
 
 from ._capture_metrics import CaptureMetrics
 from ._capture_settings import DROP_REASONS, SEND_OUTCOMES, CaptureSettings, CaptureSink
+from ._counts import taken
 from ._outcomes import OutcomeBuffer, outcome_metrics_for
 from ._transport import Outcome, Transport
 from ._wire import (
@@ -444,7 +445,7 @@ class CaptureQueue:
     def _counts(self) -> tuple[int, int, dict[str, int], int, int]:
         """Return (enqueued, sent, dropped by reason, queue size, capacity), read at once."""
         with self._lock:
-            full = self._queue_full + int(repr(self._full)[6:-1])  # "count(N)"
+            full = self._queue_full + taken(self._full)
             dropped = dict(self._dropped, queue_full=full)
             capacity = 0 if self._closed else self._capacity
             queued = self._queued()

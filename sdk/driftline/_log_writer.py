@@ -36,6 +36,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ._counts import taken
 from ._logging import CALL_TIME, warn_rate_limited
 
 __all__ = [
@@ -82,7 +83,7 @@ class LogDrops(Collector):
         """Return the lines dropped so far, by reason."""
         with self._lock:
             shutdown = self._shutdown
-        return {"queue_full": int(repr(self.queue_full)[6:-1]), "shutdown": shutdown}  # "count(N)"
+        return {"queue_full": taken(self.queue_full), "shutdown": shutdown}
 
     def describe(self) -> list[Metric]:
         """Return the family without samples, so the registry can refuse duplicate names."""

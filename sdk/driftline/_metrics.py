@@ -42,6 +42,7 @@ from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
 from . import _native
+from ._counts import taken
 from ._extract import VALUE
 
 _go_float: Callable[[float], str] = floatToGoString
@@ -403,7 +404,7 @@ class RegistryMetrics(Collector):
                 preds = {k: (list(h.counts), h.total) for k, h in stats.predictions.items()}
                 labels = {k: dict(v) for k, v in stats.classes.items()}
             # Read after the finished counts, so in-flight is never negative.
-            started = int(repr(stats.started)[6:-1])
+            started = taken(stats.started)
             requests.add_metric([*key, "success"], success)
             requests.add_metric([*key, "error"], error)
             rows.add_metric(key, row_count)

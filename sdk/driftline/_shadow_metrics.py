@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ._counts import taken
 from ._metrics import DURATION_BUCKETS, histogram_buckets
 
 __all__ = [
@@ -80,14 +81,9 @@ class ShadowStats:
         with self.lock:
             counts = dict(self.counts)
             durations, total = list(self.durations), self.total
-        skips = {"queue_full": _value(self.skipped), "cpu_budget": _value(self.over_budget)}
+        skips = {"queue_full": taken(self.skipped), "cpu_budget": taken(self.over_budget)}
         counts["skipped"] = sum(skips.values())
         return counts, skips, durations, total
-
-
-def _value(counter: itertools.count[int]) -> int:
-    """Return how many times ``next()`` was called on ``counter``, without advancing it."""
-    return int(repr(counter)[6:-1])
 
 
 class ShadowMetrics(Collector):

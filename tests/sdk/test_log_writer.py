@@ -294,10 +294,10 @@ def test_a_forked_child_writes_its_own_lines_not_the_parents(make_writer: MakeWr
 
 def test_the_writer_thread_is_a_daemon(make_writer: MakeWriter) -> None:
     """The driftline-log thread does not keep the interpreter alive."""
-    make_writer(io.StringIO())
+    writer = make_writer(io.StringIO())
 
-    daemons = [t.daemon for t in threading.enumerate() if t.name == "driftline-log"]
-    assert (len(daemons) > 0, all(daemons)) == (True, True)
+    assert writer._thread is not None
+    assert (writer._thread.name, writer._thread.daemon) == ("driftline-log", True)
 
 
 EXIT_SCRIPT = textwrap.dedent(
