@@ -1,8 +1,10 @@
-"""The C part of the SDK: ``driftline._speedups``, optional (see docs/sdk.md#speed).
+"""The optional C extensions; everything else is declared in pyproject.toml.
 
-Everything else is declared in pyproject.toml. ``optional=True``: where the
-extension cannot be compiled, the install goes on and the SDK runs the same
-steps as Python.
+``driftline._speedups``: the SDK's untraced call (docs/sdk.md#speed).
+``driftline_sidecar.drift._kernels``: the drift engine's KS / Wasserstein merge
+walk (docs/drift.md#speed). ``optional=True``: where one cannot be compiled, the
+install goes on and the SDK or the engine runs the same steps in Python / numpy
+(and the tests that require the extensions fail).
 """
 
 from setuptools import Extension, setup
