@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from random import random
 from typing import Any
 
-from opentelemetry.trace import Span
+from opentelemetry.trace import Span, SpanContext
 
 from ._binding import Binding
 from ._extract import batch_feature_columns, batch_length, batch_prediction_columns
@@ -57,12 +57,10 @@ def finish_batch(
             except Exception as error:
                 bound.extraction_failed("batch predictions", error, rows)
         trace_id: str | None = None
-        span_id: str | None = None
+        context: SpanContext | None = None
         sampled = False
-        if span is not None:
-            trace_id, span_id, sampled = bound.end_span(
-                span, token, {"driftline.batch.size": rows}, exc
-            )
+        if span is not None:  # the batch size is a start attribute (Binding.start_batch)
+            trace_id, context, sampled = bound.end_span(span, token, None, exc)
         try:
             bound.stats.finish(ok, rows if ok else 0, duration, trace_id if sampled else None, None)
             if columns is not None:
@@ -71,7 +69,7 @@ def finish_batch(
             bound.telemetry_error("metric")
         if not ok or (bound.log_rate and random() < bound.log_rate):
             first = prediction_ids[0] if prediction_ids else None
-            bound.log("success" if ok else "error", first, duration, trace_id, span_id, exc, rows)
+            bound.log("success" if ok else "error", first, duration, trace_id, context, exc, rows)
         capture = bound.capture
         timestamp = _time() - duration
         features: Mapping[str, Any] | None = None

@@ -10,10 +10,11 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import Span, SpanContext, Status, StatusCode
 
 from . import _runtime
 from ._extract import ExtractionError
+from ._ids import format_id
 from ._logging import EVENT, warn_rate_limited
 from ._metrics import ModelStats
 from ._privacy import CapturePolicy
@@ -25,6 +26,9 @@ __all__ = ["Binding", "Spec"]
 
 _perf_counter = time.perf_counter
 _NO_SPAN: tuple[None, None, bool] = (None, None, False)
+PREDICTION_ID = "driftline.prediction.id"
+BATCH_SIZE = "driftline.batch.size"
+OUTCOME = "driftline.outcome"
 
 
 @dataclass(frozen=True)
@@ -135,56 +139,86 @@ class Binding:
         # What the C wrapper needs to run a whole sync call (_call.plan_for), else None.
         self.plan: object | None = plan_for(self)
 
-    def start(self) -> tuple[Span | None, object, float]:
-        """Start the span (when tracing) and the clock; never raises."""
+    def start(self, number: int) -> tuple[Span | None, object, float, int | str]:
+        """Start a plain call: the clock and, when tracing, the span; never raises.
+
+        Returns them with the call's id key for its context cell: ``number``
+        untraced, else the id formatted, because a span gets the id among its
+        start attributes (one attribute write fewer at the end, which costs more).
+        """
         start = _perf_counter()
         next(self.started)
         source = self.tracer
         if source is None:
-            return None, None, start
-        try:
+            return None, None, start, number
+        try:  # _open, inlined: this runs on every traced call
             tracer = source.tracer if not source.pending else source.get(start)
             if tracer is None:
-                return None, None, start
-            span = tracer.start_span(self.span_name, attributes=self.span_attrs)
-            return span, otel_context.attach(trace.set_span_in_context(span)), start
+                return None, None, start, number
+            key = format_id(number, start)
+            span = tracer.start_span(
+                self.span_name, attributes={**self.span_attrs, PREDICTION_ID: key}
+            )
+            return span, otel_context.attach(trace.set_span_in_context(span)), start, key
         except Exception:
             self.telemetry_error("trace")
-            return None, None, start
+            return None, None, start, number
+
+    def start_batch(self, rows: int) -> tuple[Span | None, object, float]:
+        """Start a batch call of ``rows`` rows: the clock and, when tracing, the span."""
+        start = _perf_counter()
+        next(self.started)
+        span, token = self._open(start, {BATCH_SIZE: rows})
+        return span, token, start
+
+    def _open(self, now: float, attributes: dict[str, Any]) -> tuple[Span | None, object]:
+        """Start the span with ``attributes`` too and make it current; (None, None) if none."""
+        source = self.tracer
+        if source is None:
+            return None, None
+        try:
+            tracer = source.tracer if not source.pending else source.get(now)
+            if tracer is None:
+                return None, None
+            span = tracer.start_span(self.span_name, attributes={**self.span_attrs, **attributes})
+            return span, otel_context.attach(trace.set_span_in_context(span))
+        except Exception:
+            self.telemetry_error("trace")
+            return None, None
 
     def end_span(
         self,
         span: Span,
         token: object,
-        attributes: dict[str, Any],
+        attributes: dict[str, Any] | None,
         exc: BaseException | None,
-    ) -> tuple[str | None, str | None, bool]:
-        """End the span; return its trace id, span id and whether it was sampled.
+    ) -> tuple[str | None, SpanContext | None, bool]:
+        """End the span; return its trace id, its context (for the span id) and its sampled flag.
 
-        A recording span gets ``attributes`` plus ``driftline.outcome`` and, when
-        the call raised, ``error.type`` (both added to ``attributes``, which must be
-        the caller's own dict), the exception and an error status.
+        A recording span also gets ``attributes`` (the caller's own dict, which
+        this adds to), ``driftline.outcome`` and, when the call raised,
+        ``error.type``, the exception and an error status.
         """
         try:
             otel_context.detach(token)  # type: ignore[arg-type]
             context = span.get_span_context()
             if span.is_recording():
-                # One set_attributes: each call takes the span's lock and checks every value.
-                attributes["driftline.outcome"] = "success" if exc is None else "error"
-                if exc is not None:
-                    attributes["error.type"] = type(exc).__qualname__
-                span.set_attributes(attributes)
-                if exc is not None:
-                    span.record_exception(exc)
-                    span.set_status(Status(StatusCode.ERROR, str(exc)[:1024]))
+                if attributes is None and exc is None:  # the common case: one attribute
+                    span.set_attribute(OUTCOME, "success")
+                else:
+                    # One set_attributes: each call takes the span's lock and checks every value.
+                    attributes = {} if attributes is None else attributes
+                    attributes[OUTCOME] = "success" if exc is None else "error"
+                    if exc is not None:
+                        attributes["error.type"] = type(exc).__qualname__
+                    span.set_attributes(attributes)
+                    if exc is not None:
+                        span.record_exception(exc)
+                        span.set_status(Status(StatusCode.ERROR, str(exc)[:1024]))
             span.end()
             if not context.is_valid:
                 return _NO_SPAN
-            return (
-                format(context.trace_id, "032x"),
-                format(context.span_id, "016x"),
-                context.trace_flags.sampled,
-            )
+            return format(context.trace_id, "032x"), context, context.trace_flags.sampled
         except Exception:
             self.telemetry_error("trace")
             return _NO_SPAN
@@ -236,11 +270,11 @@ class Binding:
         prediction_id: str | None,
         duration: float,
         trace_id: str | None,
-        span_id: str | None,
+        span: SpanContext | None,
         exc: BaseException | None,
         batch_size: int | None = None,
     ) -> None:
-        """Write the call's log line; never raises."""
+        """Write the call's log line (``span``: for its span id); never raises."""
         try:
             fields: dict[str, Any] = {
                 "model": self.model,
@@ -249,7 +283,7 @@ class Binding:
                 "duration_s": duration,
                 "outcome": outcome,
                 "trace_id": trace_id,
-                "span_id": span_id,
+                "span_id": None if span is None else format(span.span_id, "016x"),
             }
             if batch_size is not None:
                 fields["batch_size"] = batch_size

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from random import random
 from typing import Any
 
-from opentelemetry.trace import Span
+from opentelemetry.trace import Span, SpanContext
 
 from . import _ids, _native
 from ._binding import Binding
@@ -91,12 +91,14 @@ def success_finisher(bound: Binding) -> Finisher:
     ) -> None:
         duration = _perf_counter() - start
         try:
-            trace_id = span_id = None
+            trace_id = context = None
             if span is not None:
                 if span.is_recording():
-                    finish_call(bound, result, None, args, kwargs, cell, span, token, start)
+                    finish_call(
+                        bound, result, None, args, kwargs, cell, span, token, start, duration
+                    )
                     return
-                trace_id, span_id, _ = bound.end_span(span, token, {}, None)  # end_span adds to it
+                trace_id, context, _ = bound.end_span(span, token, None, None)
             prediction: dict[str, object] | None = None
             readable = True
             if to_prediction is None and type(result) is float:
@@ -154,7 +156,7 @@ def success_finisher(bound: Binding) -> Finisher:
                         bound.telemetry_error("capture")
             if log_rate and random() < log_rate:
                 pid: str = id_of(cell)  # type: ignore[assignment]
-                bound.log("success", pid, duration, trace_id, span_id, None)
+                bound.log("success", pid, duration, trace_id, context, None)
             if shadowing:
                 bound.run_shadow(args, kwargs, id_of(cell), _time() - duration, trace_id, features)
         except Exception:
@@ -173,11 +175,17 @@ def finish_call(
     span: Span | None,
     token: object,
     start: float,
+    duration: float | None = None,
 ) -> None:
-    """Record a finished plain call, traced or failed; never raises."""
-    duration = _perf_counter() - start
+    """Record a finished plain call, traced or failed; never raises.
+
+    ``duration``: when the caller read the clock already.
+    """
+    if duration is None:
+        duration = _perf_counter() - start
     try:
-        prediction_id: str = id_of(cell)  # type: ignore[assignment]
+        key = cell[0]  # id_of(cell), inlined: a traced call's id is formatted already
+        prediction_id: str = key if type(key) is str else id_of(cell)  # type: ignore[assignment]
         ok = exc is None
         spec = bound.spec
         prediction: dict[str, object] | None = None
@@ -202,16 +210,17 @@ def finish_call(
                 bound.extraction_failed("features", error, 1 if capturing else 0)
                 capturing = False
         trace_id: str | None = None
-        span_id: str | None = None
+        context: SpanContext | None = None
         exemplar: str | None = None
         if span is not None:
-            attributes: dict[str, Any] = {"driftline.prediction.id": prediction_id}
+            attributes: dict[str, Any] | None = None  # the id is a start attribute (Binding.start)
             if span_features:
+                attributes = {}
                 if features is not None:
                     attributes.update(flatten_attributes("driftline.features.", features))
                 if prediction is not None:
                     attributes.update(flatten_attributes("driftline.predictions.", prediction))
-            trace_id, span_id, sampled = bound.end_span(span, token, attributes, exc)
+            trace_id, context, sampled = bound.end_span(span, token, attributes, exc)
             if sampled:
                 exemplar = trace_id
         try:
@@ -219,7 +228,7 @@ def finish_call(
         except Exception:
             bound.telemetry_error("metric")
         if not ok or (bound.log_rate and random() < bound.log_rate):
-            bound.log("success" if ok else "error", prediction_id, duration, trace_id, span_id, exc)
+            bound.log("success" if ok else "error", prediction_id, duration, trace_id, context, exc)
         shadowing = ok and bound.shadow is not None
         if not (capturing or shadowing):
             return

@@ -62,14 +62,15 @@ def wrap(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
                 if bound is None:
                     return await fn(*args, **kwargs)
             number = next(_ids.numbers)
+            key: int | str = number
             if bound.tracer is None:
                 span = token = None
                 start = _perf_counter()
                 next(bound.started)
             else:
-                span, token, start = bound.start()
+                span, token, start, key = bound.start(number)
             prev = _state_get()
-            cell = [number, start, prev, False]  # see _context
+            cell = [key, start, prev, False]  # see _context
             _state_set(cell)
             try:
                 result = await fn(*args, **kwargs)
@@ -91,14 +92,15 @@ def wrap(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
             if bound is None:
                 return fn(*args, **kwargs)
         number = next(_ids.numbers)  # before the clock: see _ids
+        key: int | str = number
         if bound.tracer is None:
             span = token = None
             start = _perf_counter()
             next(bound.started)
         else:
-            span, token, start = bound.start()
+            span, token, start, key = bound.start(number)
         prev = _state_get()
-        cell = [number, start, prev, False]  # see _context
+        cell = [key, start, prev, False]  # see _context
         _state_set(cell)
         try:
             result = fn(*args, **kwargs)
@@ -132,7 +134,7 @@ def _wrap_batch(fn: Callable[..., Any], mon: _Monitor) -> Callable[..., Any]:
                 return await fn(*args, **kwargs)
             batch, ids = batch_ids(bound, args, kwargs)
             cell = enter(ids)
-            span, token, start = bound.start()
+            span, token, start = bound.start_batch(len(ids))
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
@@ -152,7 +154,7 @@ def _wrap_batch(fn: Callable[..., Any], mon: _Monitor) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         batch, ids = batch_ids(bound, args, kwargs)
         cell = enter(ids)
-        span, token, start = bound.start()
+        span, token, start = bound.start_batch(len(ids))
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
