@@ -27,6 +27,8 @@
 #include <Python.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 /* Pending: a growable buffer of doubles, for ModelStats' pending durations and values.
@@ -145,6 +147,138 @@ static PyTypeObject PendingType = {
     .tp_dealloc = (destructor)pending_dealloc,
     .tp_methods = pending_methods,
     .tp_as_sequence = &pending_as_sequence,
+};
+
+/* IdFormat: _ids.format_id in C. The Python function stays, for installs without this extension,
+ * and the tests compare the two. format(number, start) is the UUIDv7 string of sequence number
+ * `number` taken just before perf_counter() read `start`; reset(anchor_ms, anchor_perf, middle)
+ * sets this process's anchors and random bits, as _ids._reset does at import and in a forked
+ * child. The first 25 characters are cached for the last millisecond, as _ids._prefix does. */
+#define ID_SEQUENCE_MASK 0xFFFFFFFFFFFFULL
+#define ID_MIDDLE_MAX 15
+
+typedef struct {
+    PyObject_HEAD
+    long long anchor_ms;
+    double anchor_perf;
+    char middle[ID_MIDDLE_MAX + 1];
+    long long head_ms; /* -1: nothing cached */
+    char head[64];
+    Py_ssize_t head_length;
+} IdFormat;
+
+static const char hex_digits[] = "0123456789abcdef";
+
+static PyObject *
+idformat_format(IdFormat *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "format(number, start) takes exactly 2 arguments");
+        return NULL;
+    }
+    unsigned long long number = PyLong_AsUnsignedLongLong(args[0]);
+    if (number == (unsigned long long)-1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    double start = PyFloat_AsDouble(args[1]);
+    if (start == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    /* int() in Python truncates toward zero, as this cast does; the range keeps it defined. */
+    double offset = (start - self->anchor_perf) * 1000.0;
+    if (!(offset > -1e15 && offset < 1e15)) {
+        PyErr_SetString(PyExc_OverflowError, "start is too far from the anchor");
+        return NULL;
+    }
+    long long ms = self->anchor_ms + (long long)offset + (long long)(number >> 48);
+    if (ms != self->head_ms) {
+        if (ms < 0) {
+            PyErr_SetString(PyExc_OverflowError, "the id's milliseconds are negative");
+            return NULL;
+        }
+        int length = snprintf(self->head, sizeof self->head, "%08llx-%04llx-7%s",
+                              (unsigned long long)ms >> 16, (unsigned long long)ms & 0xFFFF,
+                              self->middle);
+        if (length < 0 || length >= (int)sizeof self->head) {
+            PyErr_SetString(PyExc_OverflowError, "the id's head does not fit");
+            return NULL;
+        }
+        self->head_length = length;
+        self->head_ms = ms;
+    }
+    PyObject *id = PyUnicode_New(self->head_length + 12, 127);
+    if (id == NULL) {
+        return NULL;
+    }
+    Py_UCS1 *out = PyUnicode_1BYTE_DATA(id);
+    memcpy(out, self->head, (size_t)self->head_length);
+    unsigned long long sequence = number & ID_SEQUENCE_MASK;
+    for (Py_ssize_t i = self->head_length + 11; i >= self->head_length; i--) {
+        out[i] = (Py_UCS1)hex_digits[sequence & 15];
+        sequence >>= 4;
+    }
+    return id;
+}
+
+static PyObject *
+idformat_reset(IdFormat *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "reset(anchor_ms, anchor_perf, middle) takes exactly 3 arguments");
+        return NULL;
+    }
+    long long anchor_ms = PyLong_AsLongLong(args[0]);
+    if (anchor_ms == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    double anchor_perf = PyFloat_AsDouble(args[1]);
+    if (anchor_perf == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t length;
+    const char *middle = PyUnicode_Check(args[2]) ? PyUnicode_AsUTF8AndSize(args[2], &length) : NULL;
+    if (middle == NULL || length > ID_MIDDLE_MAX || !PyUnicode_IS_ASCII(args[2])) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "middle must be an ASCII str of at most 15 characters");
+        return NULL;
+    }
+    self->anchor_ms = anchor_ms;
+    self->anchor_perf = anchor_perf;
+    memcpy(self->middle, middle, (size_t)length + 1);
+    self->head_ms = -1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+idformat_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    if (PyTuple_GET_SIZE(args) != 0 || (kwds != NULL && PyDict_GET_SIZE(kwds) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "IdFormat() takes no arguments");
+        return NULL;
+    }
+    IdFormat *self = (IdFormat *)type->tp_alloc(type, 0);
+    if (self != NULL) {
+        self->head_ms = -1;
+    }
+    return (PyObject *)self;
+}
+
+static PyMethodDef idformat_methods[] = {
+    {"format", (PyCFunction)(void (*)(void))idformat_format, METH_FASTCALL,
+     PyDoc_STR("format(number, start) -> str: as _ids.format_id.")},
+    {"reset", (PyCFunction)(void (*)(void))idformat_reset, METH_FASTCALL,
+     PyDoc_STR("reset(anchor_ms, anchor_perf, middle): set the anchors, as _ids._reset.")},
+    {NULL},
+};
+
+static PyTypeObject IdFormatType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "driftline._speedups.IdFormat",
+    .tp_doc = PyDoc_STR("IdFormat(): prediction ids formatted in C; see _ids.format_id."),
+    .tp_basicsize = sizeof(IdFormat),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = idformat_new,
+    .tp_methods = idformat_methods,
 };
 
 typedef struct {
@@ -1027,7 +1161,7 @@ PyInit__speedups(void)
         return NULL;
     }
     if (PyType_Ready(&PendingType) < 0 || PyType_Ready(&PlanType) < 0 ||
-        PyType_Ready(&WrapperType) < 0) {
+        PyType_Ready(&WrapperType) < 0 || PyType_Ready(&IdFormatType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&speedups_module);
@@ -1036,7 +1170,8 @@ PyInit__speedups(void)
     }
     if (PyModule_AddObjectRef(module, "Pending", (PyObject *)&PendingType) < 0 ||
         PyModule_AddObjectRef(module, "Plan", (PyObject *)&PlanType) < 0 ||
-        PyModule_AddObjectRef(module, "Wrapper", (PyObject *)&WrapperType) < 0) {
+        PyModule_AddObjectRef(module, "Wrapper", (PyObject *)&WrapperType) < 0 ||
+        PyModule_AddObjectRef(module, "IdFormat", (PyObject *)&IdFormatType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

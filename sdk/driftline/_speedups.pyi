@@ -57,3 +57,10 @@ class Wrapper:
 
 def perf_counter() -> float:
     """The clock the C path reads: ``time.perf_counter``'s."""
+
+class IdFormat:
+    """Prediction ids formatted in C (``_ids.format_id``)."""
+
+    def __init__(self) -> None: ...
+    def format(self, number: int, start: float, /) -> str: ...
+    def reset(self, anchor_ms: int, anchor_perf: float, middle: str, /) -> None: ...

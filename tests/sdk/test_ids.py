@@ -8,9 +8,12 @@ import time
 import uuid
 
 import driftline
-from driftline import _ids
+import pytest
+from driftline import _ids, _speedups
 from driftline._ids import new_id, new_ids
 from driftline.testing import Telemetry
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def test_ids_are_uuid7() -> None:
@@ -121,9 +124,69 @@ def test_a_formatted_id_sorts_between_ids_made_before_and_after() -> None:
     assert before < _ids.format_id(number, start) < after
 
 
-def test_format_ids_formats_each_pair_as_format_id_does() -> None:
-    """format_ids gives, in order, the id format_id gives for each (number, start)."""
+@pytest.mark.parametrize("in_c", [True, False], ids=["c", "python"])
+def test_format_ids_formats_each_pair_as_format_id_does(
+    in_c: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """format_ids gives, in order, the id format_id_python gives for each (number, start)."""
+    if not in_c:
+        monkeypatch.setattr(_ids, "_in_c", None)
     pairs = [(next(_ids.numbers), time.perf_counter()) for _ in range(50)]
     pairs.append(((1 << 48) + 5, time.perf_counter()))  # past the wrap
     numbers, starts = [n for n, _ in pairs], [s for _, s in pairs]
-    assert _ids.format_ids(numbers, starts) == [_ids.format_id(n, s) for n, s in pairs]
+    assert _ids.format_ids(numbers, starts) == [_ids.format_id_python(n, s) for n, s in pairs]
+
+
+def test_format_ids_refuses_lists_of_different_lengths() -> None:
+    """A number without its clock reading is an error, not a shorter list."""
+    with pytest.raises(ValueError, match="differ in length"):
+        _ids.format_ids([1, 2], [time.perf_counter()])
+
+
+def _c_format() -> _speedups.IdFormat:
+    """A C formatter with this process's anchors, as ``_ids`` sets its own."""
+    formatter = _speedups.IdFormat()
+    formatter.reset(_ids._anchor_ms, _ids._anchor_perf, _ids._middle)
+    return formatter
+
+
+@given(
+    number=st.integers(min_value=0, max_value=2**64 - 1),
+    seconds=st.floats(min_value=0.0, max_value=1e9, allow_nan=False, allow_infinity=False),
+)
+def test_the_c_format_is_the_python_format(number: int, seconds: float) -> None:
+    """_speedups.IdFormat formats every number and clock reading as format_id_python does."""
+    start = _ids._anchor_perf + seconds
+    assert _c_format().format(number, start) == _ids.format_id_python(number, start)
+
+
+def test_format_id_is_the_c_format_where_it_is_built() -> None:
+    """The extension is built here, so format_id is the C formatter, with _ids' anchors."""
+    number, start = next(_ids.numbers), time.perf_counter()
+    assert _ids.format_id == _ids._in_c.format  # type: ignore[union-attr]
+    assert _ids.format_id(number, start) == _ids.format_id_python(number, start)
+
+
+def test_a_forked_child_formats_with_its_own_anchors_in_c() -> None:
+    """After a fork the C formatter has the child's new random bits, as the Python one does."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compare in the child, report one byte
+        number, start = next(_ids.numbers), time.perf_counter()
+        same = _ids.format_id(number, start) == _ids.format_id_python(number, start)
+        os.write(write, b"1" if same else b"0")
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    reply = os.read(read, 1)
+    os.close(read)
+    assert reply == b"1"
+
+
+def test_the_c_format_refuses_what_it_cannot_format() -> None:
+    """A negative number or a non-ASCII middle is an error, never a wrong id."""
+    formatter = _c_format()
+    with pytest.raises(OverflowError):
+        formatter.format(-1, time.perf_counter())
+    with pytest.raises(ValueError, match="ASCII"):
+        formatter.reset(0, 0.0, "é")
