@@ -1,0 +1,271 @@
+"""Prediction path under faults, interleaved: healthy, hung and down at the same time.
+
+``fault_path.py`` runs the three phases one after another in one process, and on
+this shared machine the speed of the machine moves between phases by as much as
+the 5 % the target allows (the bare model, which driftline does not wrap, moves
+with it). Here three worker processes run at once, each with the same
+``@driftline.monitor`` model (fault_path's numpy network, about 300 µs a call) and
+capture on, each against one sidecar state for the whole run:
+
+- healthy: a ``driftline sidecar`` process answering;
+- hung: a second sidecar process, SIGSTOPped after the workers started (the port
+  accepts connections, nothing answers, POSTs time out, then the queue is full);
+- down: a port nothing listens on (connections refused, retried with backoff).
+
+The workers take turns: the coordinator tells one worker to call for a slice of
+``--slice-seconds`` (0.5 s), waits for its timings, then the next, the order
+rotating each round, so all three states see the same machine within a second of
+each other. A worker that is not calling waits on a pipe while its shipper and
+log threads carry on (the healthy one sending its last records, the hung one
+waiting on its POST, the down one retrying). As in fault_path, each decorated
+call alternates with a call of the bare model on the same row, and with
+``--pin`` (the default on 2+ cores) the calling threads run on CPU 0, the
+shipper threads and the sidecars on CPU 1.
+
+    .venv/bin/python benchmarks/fault_interleaved.py           # 96 rounds of 3 x 0.5 s
+    .venv/bin/python benchmarks/fault_interleaved.py --quick   # 24 rounds, not written
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import fmt_seconds, is_quick, write_results
+from _sidecar import SidecarProcess, free_port
+from fault_path import (
+    BACKGROUND_CPU,
+    CALLER_CPU,
+    MODEL,
+    NUMERIC,
+    PHASES,
+    TOLERANCE,
+    VERSION,
+    Calls,
+    _calibrate,
+    _counters,
+    _make_model,
+    _on_cpu,
+    _phase,
+    _verdict,
+    _write_config,
+)
+
+
+def _worker(url: str, layers: int, pin: bool, conn: Connection) -> None:
+    """One sidecar state's process: call when told, send the timings back, then the counters."""
+    import driftline
+    from prometheus_client import CollectorRegistry
+
+    rng = np.random.default_rng(2)
+    rows = [
+        {f"x{i}": float(v) for i, v in enumerate(rng.normal(0, 1, NUMERIC))} for _ in range(256)
+    ]
+    registry = CollectorRegistry()
+    with open(os.devnull, "w") as devnull:
+        with _on_cpu(BACKGROUND_CPU if pin else None):  # the shipper starts here, keeps CPU 1
+            driftline.configure(
+                service_name="fault-bench",
+                sidecar_url=url,
+                registry=registry,
+                log_output=devnull,
+            )
+        if pin:
+            os.sched_setaffinity(0, {CALLER_CPU})
+        bare = _make_model(layers)
+        decorated = driftline.monitor(model=MODEL, version=VERSION)(bare)
+        conn.send("ready")
+        while True:
+            seconds = conn.recv()
+            if seconds is None:
+                break
+            dec, ref = _phase(decorated, bare, rows, seconds)
+            conn.send((dec, ref))
+        conn.send(_counters(registry))
+        driftline.shutdown(timeout=1.0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="24 rounds, not written")
+    parser.add_argument("--rounds", type=int, default=None, help="default 96 (quick 24)")
+    parser.add_argument("--slice-seconds", type=float, default=0.5, help="default 0.5")
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=(os.cpu_count() or 1) >= 2,
+        help="callers on CPU 0, shippers and sidecars on CPU 1 (default on 2+ cores)",
+    )
+    parser.add_argument("--output", default="fault_interleaved", help="results name or .md path")
+    args = parser.parse_args(argv)
+    quick = is_quick()
+    rounds = args.rounds or (24 if quick else 96)
+    background = BACKGROUND_CPU if args.pin else None
+
+    rng = np.random.default_rng(2)
+    rows = [
+        {f"x{i}": float(v) for i, v in enumerate(rng.normal(0, 1, NUMERIC))} for _ in range(256)
+    ]
+    with _on_cpu(CALLER_CPU if args.pin else None):
+        layers = _calibrate(rows)
+    load_start = os.getloadavg()
+    timed = {phase: Calls() for phase in PHASES}
+    reference = {phase: Calls() for phase in PHASES}
+    counters: dict[str, dict[str, float]] = {}
+    context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited runtime
+    with tempfile.TemporaryDirectory(prefix="driftline-interleaved-") as tmp:
+        sidecars: dict[str, SidecarProcess] = {}
+        urls: dict[str, str] = {"down": f"http://127.0.0.1:{free_port()}"}
+        workers: dict[str, tuple[Any, Connection]] = {}
+        try:
+            for phase in ("healthy", "hung"):
+                directory = Path(tmp) / phase
+                directory.mkdir()
+                port = free_port()
+                _write_config(directory, port)
+                sidecars[phase] = SidecarProcess(directory, port)
+                with _on_cpu(background):
+                    sidecars[phase].start()
+                urls[phase] = f"http://127.0.0.1:{port}"
+            for phase in PHASES:
+                parent, child = context.Pipe()
+                process = context.Process(
+                    target=_worker, args=(urls[phase], layers, args.pin, child), daemon=True
+                )
+                process.start()
+                workers[phase] = (process, parent)
+            for _, conn in workers.values():
+                if conn.recv() != "ready":
+                    raise SystemExit("a worker did not start")
+            sidecars["hung"].hang()
+            for phase in PHASES:  # warm-up, untimed; the hung worker's first POST starts waiting
+                workers[phase][1].send(0.5)
+                workers[phase][1].recv()
+            for turn in range(rounds):
+                order = PHASES[turn % 3 :] + PHASES[: turn % 3]
+                for phase in order:
+                    conn = workers[phase][1]
+                    conn.send(args.slice_seconds)
+                    dec, ref = conn.recv()
+                    timed[phase].extend(dec)
+                    reference[phase].extend(ref)
+                if (turn + 1) % 12 == 0:
+                    print(
+                        f"round {turn + 1}: "
+                        + ", ".join(
+                            f"{p} p50 {fmt_seconds(timed[p].pct(50))} "
+                            f"p99 {fmt_seconds(timed[p].pct(99))}"
+                            for p in PHASES
+                        ),
+                        flush=True,
+                    )
+            for phase in PHASES:
+                workers[phase][1].send(None)
+                counters[phase] = workers[phase][1].recv()
+        finally:
+            for process, conn in workers.values():
+                process.join(timeout=10.0)
+                if process.is_alive():
+                    process.kill()
+                    process.join()
+                conn.close()
+            for sidecar in sidecars.values():
+                sidecar.stop()
+    load_end = os.getloadavg()
+
+    healthy, healthy_ref = timed["healthy"], reference["healthy"]
+    faults = PHASES[1:]
+    verdicts = "; ".join(
+        [
+            _verdict(
+                "p50, p99 (hung, down)",
+                [timed[f].pct(q) / healthy.pct(q) for q in (50, 99) for f in faults],
+            ),
+            _verdict(
+                "the bare model itself",
+                [reference[f].pct(q) / healthy_ref.pct(q) for q in (50, 99) for f in faults],
+            ),
+        ]
+    )
+    rows_out = []
+    for phase in PHASES:
+        dec, ref, count = timed[phase], reference[phase], counters[phase]
+        drops = {k: int(count[k]) for k in ("queue_full", "retries_exhausted") if count[k]}
+        rows_out.append(
+            [
+                phase,
+                f"{len(dec.seconds):,}",
+                fmt_seconds(dec.pct(50)),
+                fmt_seconds(dec.pct(99)),
+                f"{dec.pct(50) / healthy.pct(50):.3f}",
+                f"{dec.pct(99) / healthy.pct(99):.3f}",
+                f"{fmt_seconds(ref.pct(50))} / {fmt_seconds(ref.pct(99))}",
+                f"{ref.pct(50) / healthy_ref.pct(50):.3f} / "
+                f"{ref.pct(99) / healthy_ref.pct(99):.3f}",
+                f"{dec.share(dec.preempted):.1%} / {ref.share(ref.preempted):.1%}",
+                f"{dec.share(dec.blocked):.2%} / {ref.share(ref.blocked):.2%}",
+                f"{int(count['sent']):,}",
+                ", ".join(f"{k} {v:,}" for k, v in drops.items()) or "0",
+            ]
+        )
+    headers = [
+        "sidecar",
+        "decorated calls",
+        "p50",
+        "p99",
+        "p50 / healthy",
+        "p99 / healthy",
+        "bare model p50 / p99",
+        "bare model p50, p99 / healthy",
+        "preempted (decorated / bare)",
+        "blocked (decorated / bare)",
+        "records sent",
+        "records dropped",
+    ]
+    pinned = (
+        f"Pinned: the calling threads on CPU {CALLER_CPU}, the shipper threads and both "
+        f"sidecar processes on CPU {BACKGROUND_CPU}."
+        if args.pin
+        else "Not pinned."
+    )
+    notes = [
+        f"Three worker processes at once, one per sidecar state for the whole run, each with "
+        f"fault_path's model ({NUMERIC} float features through {layers} hidden tanh layers of "
+        "64 units), capture on with the default settings, metrics on, tracing off, 1 % of "
+        "calls logged to /dev/null. healthy: a `driftline sidecar` answering; hung: a second "
+        "sidecar, SIGSTOPped after the workers started; down: a port nothing listens on. "
+        f"The workers take turns calling, {rounds} rounds of 3 x {args.slice_seconds:g} s, "
+        "the order rotating each round, so the three states are timed on the same machine "
+        "within about a second of each other; a worker not calling waits on a pipe while its "
+        "shipper and log threads carry on. Each decorated call alternates with a call of the "
+        f"bare model on the same row; p50/p99 are over every call of the state. {pinned}",
+        f"Target: decorated p50 and p99 within {TOLERANCE:.0%} of the healthy state's. Against "
+        f"it (hung, down; p50 ratios, then p99): {verdicts}. `fault_path.py` measures the same "
+        "states one after another in one process, which includes the transitions but also "
+        "the machine's drift between phases.",
+        f"Shared machine (2 cores): load average (1, 5, 15 min) "
+        f"{', '.join(f'{v:.2f}' for v in load_start)} at start, "
+        f"{', '.join(f'{v:.2f}' for v in load_end)} at end.",
+    ]
+    print("| " + " | ".join(headers) + " |")
+    for row in rows_out:
+        print("| " + " | ".join(row) + " |")
+    print(verdicts)
+    if not quick:
+        title = "Prediction path under sidecar faults, interleaved"
+        path = write_results(args.output, title, headers, rows_out, notes)
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
