@@ -190,6 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 [timed[f].pct(q) / healthy.pct(q) for q in (50, 99) for f in faults],
             ),
             _verdict(
+                "largest over smallest of the three, p50, p99",
+                [
+                    max(timed[p].pct(q) for p in PHASES) / min(timed[p].pct(q) for p in PHASES)
+                    for q in (50, 99)
+                ],
+            ),
+            _verdict(
                 "the bare model itself",
                 [reference[f].pct(q) / healthy_ref.pct(q) for q in (50, 99) for f in faults],
             ),
