@@ -64,7 +64,7 @@ os.register_at_fork(after_in_child=_reset)
 
 
 def _prefix(ms: int) -> str:
-    """Return the id's first 25 characters for millisecond ``ms`` (cached for the last one)."""
+    """Return the id's first 24 characters for millisecond ``ms`` (cached for the last one)."""
     global _head
     head = _head
     if head[0] == ms:

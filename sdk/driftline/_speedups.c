@@ -153,7 +153,7 @@ static PyTypeObject PendingType = {
  * and the tests compare the two. format(number, start) is the UUIDv7 string of sequence number
  * `number` taken just before perf_counter() read `start`; reset(anchor_ms, anchor_perf, middle)
  * sets this process's anchors and random bits, as _ids._reset does at import and in a forked
- * child. The first 25 characters are cached for the last millisecond, as _ids._prefix does. */
+ * child. The first 24 characters are cached for the last millisecond, as _ids._prefix does. */
 #define ID_SEQUENCE_MASK 0xFFFFFFFFFFFFULL
 #define ID_MIDDLE_MAX 15
 
@@ -191,11 +191,11 @@ idformat_format(IdFormat *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     long long ms = self->anchor_ms + (long long)offset + (long long)(number >> 48);
+    if (ms < 0) { /* before the cache: head_ms is -1 when nothing is cached */
+        PyErr_SetString(PyExc_OverflowError, "the id's milliseconds are negative");
+        return NULL;
+    }
     if (ms != self->head_ms) {
-        if (ms < 0) {
-            PyErr_SetString(PyExc_OverflowError, "the id's milliseconds are negative");
-            return NULL;
-        }
         int length = snprintf(self->head, sizeof self->head, "%08llx-%04llx-7%s",
                               (unsigned long long)ms >> 16, (unsigned long long)ms & 0xFFFF,
                               self->middle);

@@ -152,10 +152,13 @@ def _c_format() -> _speedups.IdFormat:
 
 @given(
     number=st.integers(min_value=0, max_value=2**64 - 1),
-    seconds=st.floats(min_value=0.0, max_value=1e9, allow_nan=False, allow_infinity=False),
+    seconds=st.floats(min_value=-1e6, max_value=1e9, allow_nan=False, allow_infinity=False),
 )
 def test_the_c_format_is_the_python_format(number: int, seconds: float) -> None:
-    """_speedups.IdFormat formats every number and clock reading as format_id_python does."""
+    """_speedups.IdFormat formats every number and clock reading as format_id_python does.
+
+    Negative ``seconds``: a forked child formats a parent's call from before its own anchor.
+    """
     start = _ids._anchor_perf + seconds
     assert _c_format().format(number, start) == _ids.format_id_python(number, start)
 
@@ -171,11 +174,13 @@ def test_a_forked_child_formats_with_its_own_anchors_in_c() -> None:
     """After a fork the C formatter has the child's new random bits, as the Python one does."""
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: compare in the child, report one byte
-        number, start = next(_ids.numbers), time.perf_counter()
-        same = _ids.format_id(number, start) == _ids.format_id_python(number, start)
-        os.write(write, b"1" if same else b"0")
-        os._exit(0)
+    if pid == 0:  # the child: compare in the child, report one byte, never return to pytest
+        try:
+            number, start = next(_ids.numbers), time.perf_counter()
+            same = _ids.format_id(number, start) == _ids.format_id_python(number, start)
+            os.write(write, b"1" if same else b"0")
+        finally:
+            os._exit(0)
     os.close(write)
     os.waitpid(pid, 0)
     reply = os.read(read, 1)
@@ -184,9 +189,13 @@ def test_a_forked_child_formats_with_its_own_anchors_in_c() -> None:
 
 
 def test_the_c_format_refuses_what_it_cannot_format() -> None:
-    """A negative number or a non-ASCII middle is an error, never a wrong id."""
+    """A negative number or millisecond, or a non-ASCII middle, is an error, never a wrong id."""
     formatter = _c_format()
     with pytest.raises(OverflowError):
         formatter.format(-1, time.perf_counter())
+    formatter.format(1, time.perf_counter())  # a head cached under the old anchors
+    formatter.reset(0, 0.0, "xyz-8000-")
+    with pytest.raises(OverflowError, match="negative"):
+        formatter.format(1, -0.001)  # millisecond -1, which once matched "nothing cached"
     with pytest.raises(ValueError, match="ASCII"):
         formatter.reset(0, 0.0, "é")

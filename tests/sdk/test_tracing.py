@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import driftline
 import numpy as np
 import pytest
 from driftline._config import Settings
 from driftline._tracing import build_tracer_source, clean_attribute_value
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import StatusCode
 from prometheus_client import CollectorRegistry
 
@@ -142,3 +145,47 @@ def test_clean_attribute_value(value: object, expected: object) -> None:
 def test_clean_attribute_value_numpy() -> None:
     """numpy scalars become Python values."""
     assert clean_attribute_value(np.float64(0.5)) == 0.5
+
+
+class _SeenAtStart(Sampler):
+    """Samples every span and keeps the attributes each span started with."""
+
+    def __init__(self) -> None:
+        self.started: list[dict[str, object]] = []
+
+    def should_sample(
+        self,
+        parent_context: Any,
+        trace_id: int,
+        name: str,
+        kind: Any = None,
+        attributes: Any = None,
+        links: Any = None,
+        trace_state: Any = None,
+    ) -> SamplingResult:
+        self.started.append(dict(attributes or {}))
+        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+
+    def get_description(self) -> str:
+        return "seen-at-start"
+
+
+def test_the_id_and_the_batch_size_are_start_attributes() -> None:
+    """A sampler sees the prediction id, or a batch's size, among the span's start attributes."""
+    sampler = _SeenAtStart()
+    provider = TracerProvider(sampler=sampler)
+    driftline.configure(
+        tracer_provider=provider, log_output=io.StringIO(), registry=CollectorRegistry()
+    )
+
+    @driftline.monitor(model="churn", version="1", batch=True)
+    def predict_many(rows: list[dict[str, float]]) -> list[float]:
+        return [0.5] * len(rows)
+
+    predict({"x": 1.0})
+    plain_id = driftline.last_prediction_id()
+    predict_many([{"x": 1.0}, {"x": 2.0}])
+    plain, batch = sampler.started
+    assert plain["driftline.prediction.id"] == plain_id
+    assert "driftline.outcome" not in plain  # written when the span ends
+    assert batch["driftline.batch.size"] == 2
