@@ -38,7 +38,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from _common import fmt_seconds, is_quick, write_results
 from _sidecar import SidecarProcess, free_port
 from fault_path import (
@@ -57,6 +56,10 @@ from fault_path import (
     _phase,
     _verdict,
     _write_config,
+    add_pin_option,
+    drops_cell,
+    latency_cells,
+    model_rows,
 )
 
 
@@ -65,10 +68,7 @@ def _worker(url: str, layers: int, pin: bool, conn: Connection) -> None:
     import driftline
     from prometheus_client import CollectorRegistry
 
-    rng = np.random.default_rng(2)
-    rows = [
-        {f"x{i}": float(v) for i, v in enumerate(rng.normal(0, 1, NUMERIC))} for _ in range(256)
-    ]
+    rows = model_rows()
     registry = CollectorRegistry()
     with open(os.devnull, "w") as devnull:
         with _on_cpu(BACKGROUND_CPU if pin else None):  # the shipper starts here, keeps CPU 1
@@ -98,22 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="24 rounds, not written")
     parser.add_argument("--rounds", type=int, default=None, help="default 96 (quick 24)")
     parser.add_argument("--slice-seconds", type=float, default=0.5, help="default 0.5")
-    parser.add_argument(
-        "--pin",
-        action=argparse.BooleanOptionalAction,
-        default=(os.cpu_count() or 1) >= 2,
-        help="callers on CPU 0, shippers and sidecars on CPU 1 (default on 2+ cores)",
-    )
+    add_pin_option(parser, "callers on CPU 0, shippers and sidecars on CPU 1 (default on 2+ cores)")
     parser.add_argument("--output", default="fault_interleaved", help="results name or .md path")
     args = parser.parse_args(argv)
     quick = is_quick()
     rounds = args.rounds or (24 if quick else 96)
     background = BACKGROUND_CPU if args.pin else None
 
-    rng = np.random.default_rng(2)
-    rows = [
-        {f"x{i}": float(v) for i, v in enumerate(rng.normal(0, 1, NUMERIC))} for _ in range(256)
-    ]
+    rows = model_rows()
     with _on_cpu(CALLER_CPU if args.pin else None):
         layers = _calibrate(rows)
     load_start = os.getloadavg()
@@ -205,22 +197,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows_out = []
     for phase in PHASES:
         dec, ref, count = timed[phase], reference[phase], counters[phase]
-        drops = {k: int(count[k]) for k in ("queue_full", "retries_exhausted") if count[k]}
         rows_out.append(
             [
-                phase,
-                f"{len(dec.seconds):,}",
-                fmt_seconds(dec.pct(50)),
-                fmt_seconds(dec.pct(99)),
-                f"{dec.pct(50) / healthy.pct(50):.3f}",
-                f"{dec.pct(99) / healthy.pct(99):.3f}",
-                f"{fmt_seconds(ref.pct(50))} / {fmt_seconds(ref.pct(99))}",
+                *latency_cells(phase, dec, ref, healthy),
                 f"{ref.pct(50) / healthy_ref.pct(50):.3f} / "
                 f"{ref.pct(99) / healthy_ref.pct(99):.3f}",
                 f"{dec.share(dec.preempted):.1%} / {ref.share(ref.preempted):.1%}",
                 f"{dec.share(dec.blocked):.2%} / {ref.share(ref.blocked):.2%}",
                 f"{int(count['sent']):,}",
-                ", ".join(f"{k} {v:,}" for k, v in drops.items()) or "0",
+                drops_cell(count),
             ]
         )
     headers = [

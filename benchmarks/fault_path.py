@@ -121,6 +121,43 @@ class Calls:
         return float(np.mean(flags)) if flags else 0.0
 
 
+def model_rows() -> list[dict[str, float]]:
+    """The 256 feature rows every benchmark of the prediction path under faults calls with."""
+    rng = np.random.default_rng(2)
+    return [
+        {f"x{i}": float(v) for i, v in enumerate(rng.normal(0, 1, NUMERIC))} for _ in range(256)
+    ]
+
+
+def add_pin_option(parser: argparse.ArgumentParser, text: str) -> None:
+    """``--pin`` / ``--no-pin``, on by default where there are 2 cores or more."""
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=(os.cpu_count() or 1) >= 2,
+        help=text,
+    )
+
+
+def latency_cells(phase: str, dec: Calls, ref: Calls, healthy: Calls) -> list[str]:
+    """A phase's first cells: calls, decorated p50 and p99, over healthy, the bare model's."""
+    return [
+        phase,
+        f"{len(dec.seconds):,}",
+        fmt_seconds(dec.pct(50)),
+        fmt_seconds(dec.pct(99)),
+        f"{dec.pct(50) / healthy.pct(50):.3f}",
+        f"{dec.pct(99) / healthy.pct(99):.3f}",
+        f"{fmt_seconds(ref.pct(50))} / {fmt_seconds(ref.pct(99))}",
+    ]
+
+
+def drops_cell(counts: dict[str, float]) -> str:
+    """The records dropped, by reason (of ``_counters``' keys), or 0."""
+    drops = {k: int(counts[k]) for k in ("queue_full", "retries_exhausted") if counts[k]}
+    return ", ".join(f"{k} {v:,}" for k, v in drops.items()) or "0"
+
+
 def _phase(
     decorated: Callable[[dict[str, float]], float],
     bare: Callable[[dict[str, float]], float],
@@ -246,12 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 cycles of 3 x 3 s, not written")
     parser.add_argument("--cycles", type=int, default=None, help="default 6 (quick 3)")
     parser.add_argument("--phase-seconds", type=float, default=None, help="default 8 (quick 3)")
-    parser.add_argument(
-        "--pin",
-        action=argparse.BooleanOptionalAction,
-        default=(os.cpu_count() or 1) >= 2,
-        help="caller on CPU 0, shipper and sidecar on CPU 1 (default on 2+ cores)",
-    )
+    add_pin_option(parser, "caller on CPU 0, shipper and sidecar on CPU 1 (default on 2+ cores)")
     parser.add_argument("--output", default="fault_path", help="results name or .md path")
     args = parser.parse_args(argv)
     quick = is_quick()
@@ -264,10 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from driftline._capture import CaptureSettings
     from prometheus_client import CollectorRegistry
 
-    rng = np.random.default_rng(2)
-    rows = [
-        {f"x{i}": float(v) for i, v in enumerate(rng.normal(0, 1, NUMERIC))} for _ in range(256)
-    ]
+    rows = model_rows()
     load_start = os.getloadavg()
     affinity = os.sched_getaffinity(0)
     timed: dict[str, Calls] = defaultdict(Calls)
@@ -369,16 +398,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows_out = []
     for phase in PHASES:
         dec, ref, d = timed[phase], reference[phase], deltas[phase]
-        drops = {k: int(d[k]) for k in ("queue_full", "retries_exhausted") if d[k]}
         rows_out.append(
             [
-                phase,
-                f"{len(dec.seconds):,}",
-                fmt_seconds(dec.pct(50)),
-                fmt_seconds(dec.pct(99)),
-                f"{dec.pct(50) / healthy.pct(50):.3f}",
-                f"{dec.pct(99) / healthy.pct(99):.3f}",
-                f"{fmt_seconds(ref.pct(50))} / {fmt_seconds(ref.pct(99))}",
+                *latency_cells(phase, dec, ref, healthy),
                 f"{dec.pct(50) / ref.pct(50):.3f} / {dec.pct(99) / ref.pct(99):.3f}",
                 f"{dec.share(dec.preempted):.1%} / {ref.share(ref.preempted):.1%}",
                 f"{dec.pct(50, unpreempted=True) / healthy.pct(50, unpreempted=True):.3f} / "
@@ -388,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{1000 * d['shipper_cpu'] / total_seconds:.0f} / "
                 f"{1000 * d['sidecar_cpu'] / total_seconds:.0f}",
                 f"{int(d['sent']):,}",
-                ", ".join(f"{k} {v:,}" for k, v in drops.items()) or "0",
+                drops_cell(d),
                 f"{int(d['post_success'])} ok, {int(d['post_connection_error'])} failed",
             ]
         )
