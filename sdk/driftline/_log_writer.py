@@ -237,21 +237,13 @@ class LogWriter:
             self._stop = True
             self._wake.set()
             thread.join(max(0.0, deadline - time.monotonic()))
-        left = [item for item in self._take_all() if not isinstance(item, threading.Event)]
+        left = [item for item in self._take() if not isinstance(item, threading.Event)]
         if not left:
             return
         if thread is not None and thread.is_alive():
             self._drops.shutdown(len(left))
         else:  # queued by a call that passed the detour as close() began
             self._write_batch(left)
-
-    def _take_all(self) -> Iterator[_Line | threading.Event]:
-        popleft = self._queue.popleft
-        while True:
-            try:
-                yield popleft()
-            except IndexError:
-                return
 
     # -- the writer thread ---------------------------------------------------------------------
 
@@ -282,12 +274,13 @@ class LogWriter:
                 batch = []
         self._write_batch(batch)
 
-    def _take(self, count: int) -> Iterator[_Line | threading.Event]:
+    def _take(self, count: int | None = None) -> Iterator[_Line | threading.Event]:
+        """Pop up to ``count`` items (None: until empty, also what is added meanwhile)."""
         popleft = self._queue.popleft
-        for _ in range(count):
+        for _ in itertools.repeat(None) if count is None else range(count):
             try:
                 yield popleft()
-            except IndexError:  # close() took the rest
+            except IndexError:  # empty: close() took the rest, or all is taken
                 return
 
     def _write_batch(self, batch: list[_Line]) -> None:
