@@ -7,7 +7,7 @@ prometheus-client child takes its own lock on every update). The commonest
 call, a success whose prediction is a float and that carries no exemplar, takes
 no lock at all: it appends its duration and its value to two buffers of
 doubles (``_speedups.Pending`` where the C extension is built, ``array('d')``
-otherwise; each append is one C call, atomic under the GIL), and they are folded
+(``PendingArray``) otherwise; each append is one C call, atomic under the GIL), and they are folded
 into the counters in bulk with numpy when they reach ``FOLD_AT`` entries and
 before every scrape, so a scrape always sees every finished call. A fold copies
 the first ``n`` entries, then deletes exactly those: appends that land in
@@ -27,7 +27,7 @@ from array import array
 from bisect import bisect_left
 from collections import Counter as _Tally
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter
@@ -47,14 +47,29 @@ from ._extract import VALUE
 
 _go_float: Callable[[float], str] = floatToGoString
 
-PendingValues = Any
-"""A ``_speedups.Pending`` or an ``array('d')``: ``append(x)``, ``len()``, taken by ``_take``."""
+
+class PendingValues(Protocol):
+    """A buffer of doubles: ``_speedups.Pending``, or ``PendingArray`` without the extension."""
+
+    def append(self, value: float, /) -> None: ...
+    def take(self, n: int, /) -> bytes: ...
+    def __len__(self) -> int: ...
+
+
+class PendingArray(array):  # type: ignore[type-arg]
+    """``PendingArray("d")``: ``array('d')`` with ``Pending``'s ``take``, for no extension."""
+
+    def take(self, n: int, /) -> bytes:
+        """Remove the first ``n`` values and return them as C doubles."""
+        taken = self[:n].tobytes()
+        del self[:n]
+        return taken
 
 
 def _pending() -> PendingValues:
     """Return an empty buffer of pending doubles: a ``Pending`` when the extension is built."""
     speedups = _native.speedups
-    return speedups.Pending() if speedups is not None else array("d")
+    return speedups.Pending() if speedups is not None else PendingArray("d")
 
 
 __all__ = [
@@ -98,13 +113,7 @@ class _Histogram:
 def _take(pending: PendingValues) -> np.ndarray:
     """Remove and return the values in ``pending`` now; later appends stay (see module doc)."""
     n = len(pending)
-    if not n:
-        return np.empty(0)
-    if isinstance(pending, array):
-        taken = np.frombuffer(pending[:n], dtype=float)  # a copy: the array stays unexported
-        del pending[:n]
-        return taken
-    return np.frombuffer(pending.take(n), dtype=float)
+    return np.frombuffer(pending.take(n), dtype=float) if n else np.empty(0)
 
 
 def _add_counts(hist: _Histogram, counts: np.ndarray, total: float) -> None:
