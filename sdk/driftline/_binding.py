@@ -139,30 +139,30 @@ class Binding:
         # What the C wrapper needs to run a whole sync call (_call.plan_for), else None.
         self.plan: object | None = plan_for(self)
 
-    def start(self, number: int) -> tuple[Span | None, object, float, int | str]:
-        """Start a plain call: the clock and, when tracing, the span; never raises.
+    def start(self, number: int) -> tuple[Span | None, object, float]:
+        """Start a plain call of id ``number``: the clock and, when tracing, the span; never raises.
 
-        Returns them with the call's id key for its context cell: ``number``
-        untraced, else the id formatted, because a span gets the id among its
-        start attributes (one attribute write fewer at the end, which costs more).
+        The span gets the id among its start attributes (one attribute write
+        fewer at the end, which costs more); the call's cell keeps ``number``,
+        from which ``format_id`` makes the same string again when it is read.
         """
         start = _perf_counter()
         next(self.started)
         source = self.tracer
         if source is None:
-            return None, None, start, number
+            return None, None, start
         try:  # _open, inlined: this runs on every traced call
             tracer = source.tracer if not source.pending else source.get(start)
-            if tracer is None:
-                return None, None, start, number
-            key = format_id(number, start)
+            if tracer is None:  # no provider yet: no id to format
+                return None, None, start
             span = tracer.start_span(
-                self.span_name, attributes={**self.span_attrs, PREDICTION_ID: key}
+                self.span_name,
+                attributes={**self.span_attrs, PREDICTION_ID: format_id(number, start)},
             )
-            return span, otel_context.attach(trace.set_span_in_context(span)), start, key
+            return span, otel_context.attach(trace.set_span_in_context(span)), start
         except Exception:
             self.telemetry_error("trace")
-            return None, None, start, number
+            return None, None, start
 
     def start_batch(self, rows: int) -> tuple[Span | None, object, float]:
         """Start a batch call of ``rows`` rows: the clock and, when tracing, the span."""

@@ -184,8 +184,7 @@ def finish_call(
     if duration is None:
         duration = _perf_counter() - start
     try:
-        key = cell[0]  # id_of(cell), inlined: a traced call's id is formatted already
-        prediction_id: str = key if type(key) is str else id_of(cell)  # type: ignore[assignment]
+        prediction_id: str = id_of(cell)  # type: ignore[assignment]
         ok = exc is None
         spec = bound.spec
         prediction: dict[str, object] | None = None

@@ -62,15 +62,14 @@ def wrap(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
                 if bound is None:
                     return await fn(*args, **kwargs)
             number = next(_ids.numbers)
-            key: int | str = number
             if bound.tracer is None:
                 span = token = None
                 start = _perf_counter()
                 next(bound.started)
             else:
-                span, token, start, key = bound.start(number)
+                span, token, start = bound.start(number)
             prev = _state_get()
-            cell = [key, start, prev, False]  # see _context
+            cell = [number, start, prev, False]  # see _context
             _state_set(cell)
             try:
                 result = await fn(*args, **kwargs)
@@ -92,15 +91,14 @@ def wrap(fn: Callable[..., Any], spec: Spec) -> Callable[..., Any]:
             if bound is None:
                 return fn(*args, **kwargs)
         number = next(_ids.numbers)  # before the clock: see _ids
-        key: int | str = number
         if bound.tracer is None:
             span = token = None
             start = _perf_counter()
             next(bound.started)
         else:
-            span, token, start, key = bound.start(number)
+            span, token, start = bound.start(number)
         prev = _state_get()
-        cell = [key, start, prev, False]  # see _context
+        cell = [number, start, prev, False]  # see _context
         _state_set(cell)
         try:
             result = fn(*args, **kwargs)
