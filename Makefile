@@ -15,12 +15,14 @@ $(STAMP): pyproject.toml setup.py $(wildcard sdk/driftline/*.c sidecar/driftline
 
 install: $(STAMP)
 
-# Prometheus, promtool, Alertmanager and amtool for the integration tests.
+# Prometheus, promtool, Alertmanager and amtool for the integration tests; openssl makes the
+# HTTPS transport test's certificate.
 debs:
 	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null \
-	    || ! command -v prometheus-alertmanager >/dev/null || ! command -v amtool >/dev/null; then \
+	    || ! command -v prometheus-alertmanager >/dev/null || ! command -v amtool >/dev/null \
+	    || ! command -v openssl >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends prometheus prometheus-alertmanager; \
+	    --no-install-recommends prometheus prometheus-alertmanager openssl; \
 	fi
 
 lint: $(STAMP)

@@ -1,6 +1,8 @@
 """The optional C extensions; everything else is declared in pyproject.toml.
 
 ``driftline._speedups``: the SDK's untraced call (docs/sdk.md#speed).
+``driftline._exchange``: the shipper's POST with the GIL released once
+(docs/reliability.md#latency-under-faults).
 ``driftline_sidecar.drift._kernels``: the drift engine's KS / Wasserstein merge
 walk (docs/drift.md#speed). ``optional=True``: where one cannot be compiled, the
 install goes on and the SDK or the engine runs the same steps in Python / numpy
@@ -12,6 +14,7 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension("driftline._speedups", ["sdk/driftline/_speedups.c"], optional=True),
+        Extension("driftline._exchange", ["sdk/driftline/_exchange.c"], optional=True),
         Extension(
             "driftline_sidecar.drift._kernels",
             ["sidecar/driftline_sidecar/drift/_kernels.c"],

@@ -1,30 +1,46 @@
 """``Transport``: one POST of an encoded body to the sidecar, with retries, backoff and timing.
 
-The connection is kept open between POSTs that follow each other closely
-(``KEEP_ALIVE_IDLE``): every socket call releases the GIL, and each release lets
-a busy caller's thread lose it again when the shipper takes it back, so a new
-connection per body (name lookup, connect, close) cost the caller's thread
-about twice as many GIL hand-overs as a reused one (benchmarks/fault_path.py,
-docs/reliability.md).
+Every socket call releases the GIL, and each release lets a busy caller's
+thread take it, after which the shipper waits up to the switch interval (5 ms)
+to force it back and holds up that thread meanwhile (docs/reliability.md). So
+a POST makes as few socket calls as it can:
+
+- the connection is kept open between POSTs that follow each other closely
+  (``KEEP_ALIVE_IDLE``): a new one per body (name lookup, connect, close) cost
+  about twice as many hand-overs;
+- the head and the body go out in one write, and with the optional C extension
+  ``_exchange`` the write, the wait for the answer and the reading of it are
+  one call without the GIL; ``http.client.HTTPResponse`` parses what it read.
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import random
+import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
 from prometheus_client import Histogram
 
+from . import _native
 from ._capture_settings import CaptureSettings
 from ._wire import Body
 
-__all__ = ["KEEP_ALIVE_IDLE", "Outcome", "Transport"]
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+__all__ = ["ANSWER_PREFETCH", "KEEP_ALIVE_IDLE", "Outcome", "Transport"]
+
+ANSWER_PREFETCH = 65_536
+"""Bytes of an answer ``_exchange`` reads at most; a longer one is read on from the socket."""
 
 KEEP_ALIVE_IDLE = 1.0
 """A connection idle for longer than this many seconds is closed rather than reused.
@@ -72,8 +88,17 @@ class Transport:
         parts = urlsplit(settings.url)
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""
-        self._port = parts.port
-        self._conn: http.client.HTTPConnection | None = None
+        self._address = (self._host, parts.port or (443 if self._https else 80))
+        host = _host_header(self._host, parts.port)
+        token = "" if settings.token is None else f"Authorization: Bearer {settings.token}\r\n"
+        # The head's lines that do not change; ascii, so a bad setting fails here, not per POST.
+        self._head = (
+            f"HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: identity\r\n"
+            f"Content-Type: application/json\r\n{token}"
+        ).encode("ascii")
+        self._exchange = None if self._https else _native.exchange
+        self._tls: ssl.SSLContext | None = None
+        self._sock: socket.socket | None = None
         self._idle_since = 0.0  # monotonic time the open connection's last answer ended
         self._pid = os.getpid()
 
@@ -103,18 +128,11 @@ class Transport:
 
     def post(self, body: Body, path: str) -> tuple[str, int]:
         """POST one body; return its outcome and how many records a 2xx answer says it rejected."""
-        s = self._settings
-        headers = {"Content-Type": "application/json"}
-        if body.gzipped:
-            headers["Content-Encoding"] = "gzip"
-        if s.token is not None:
-            headers["Authorization"] = f"Bearer {s.token}"
+        request = self.request(body, path)
         started = time.perf_counter()
-        conn = self._connection()
         keep = False
         try:
-            conn.request("POST", path, body=body.payload, headers=headers)
-            response = conn.getresponse()
+            response = self._exchanged(self._connection(), request)
             answer = response.read()
             status = response.status
             keep = not response.will_close
@@ -139,27 +157,103 @@ class Transport:
         rejected = _rejected_count(answer, body.records) if outcome == "success" else 0
         return outcome, rejected
 
+    def request(self, body: Body, path: str) -> bytes:
+        """The whole HTTP/1.1 request that POSTs ``body`` to ``path``, head and body."""
+        encoding = b"Content-Encoding: gzip\r\n" if body.gzipped else b""
+        return b"".join(
+            (
+                f"POST {path} ".encode("ascii"),
+                self._head,
+                encoding,
+                f"Content-Length: {len(body.payload)}\r\n\r\n".encode("ascii"),
+                body.payload,
+            )
+        )
+
     def close(self) -> None:
         """Close the open connection, if any; the next POST opens a new one."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()  # in a forked child this closes only the child's copy of the socket
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()  # in a forked child this closes only the child's copy of the socket
 
     def close_if_idle(self) -> None:
         """Close the open connection once it has been idle longer than ``KEEP_ALIVE_IDLE``."""
-        if self._conn is not None and time.monotonic() - self._idle_since > KEEP_ALIVE_IDLE:
+        if self._sock is not None and time.monotonic() - self._idle_since > KEEP_ALIVE_IDLE:
             self.close()
 
-    def _connection(self) -> http.client.HTTPConnection:
-        """The open connection if fresh and this process's own, else a new (unconnected) one."""
+    def _connection(self) -> socket.socket:
+        """The open connection if fresh and this process's own, else a new one."""
         if self._pid != os.getpid():  # a forked child must not write to its parent's connection
             self._pid = os.getpid()
             self.close()
         self.close_if_idle()
-        if self._conn is None:
-            conn_type = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._conn = conn_type(self._host, self._port, timeout=self._settings.timeout)
-        return self._conn
+        if self._sock is None:
+            sock = socket.create_connection(self._address, timeout=self._settings.timeout)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client
+                if self._https:
+                    if self._tls is None:
+                        self._tls = ssl.create_default_context()
+                    sock = self._tls.wrap_socket(sock, server_hostname=self._host)
+            except BaseException:
+                sock.close()
+                raise
+            self._sock = sock
+        return self._sock
+
+    def _exchanged(self, sock: socket.socket, request: bytes) -> http.client.HTTPResponse:
+        """Send ``request`` on ``sock`` and return the answer with its head read."""
+        if self._exchange is not None:
+            start = self._exchange.exchange(
+                sock.fileno(), request, self._settings.timeout, ANSWER_PREFETCH
+            )
+            # HTTPResponse only calls makefile("rb") on what it is given.
+            source = cast(socket.socket, _Prefetched(start, sock))
+        else:
+            sock.sendall(request)
+            source = sock
+        response = http.client.HTTPResponse(source, method="POST")
+        response.begin()
+        return response
+
+
+class _Prefetched:
+    """A socket of which ``_exchange`` read an answer's start: reads get that first, then more."""
+
+    def __init__(self, start: bytes, sock: socket.socket) -> None:
+        self._start = start
+        self._sock = sock
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_PrefetchedReader(self._start, self._sock))
+
+
+class _PrefetchedReader(io.RawIOBase):
+    def __init__(self, start: bytes, sock: socket.socket) -> None:
+        self._start = memoryview(start)
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        target = memoryview(buffer).cast("B")
+        if not self._start:
+            return self._sock.recv_into(target)
+        n = min(len(target), len(self._start))
+        target[:n] = self._start[:n]
+        self._start = self._start[n:]
+        return n
+
+
+def _host_header(host: str, port: int | None) -> str:
+    """The ``Host`` header's value, as http.client writes it: IDNA, IPv6 in brackets."""
+    try:
+        name = host.encode("ascii").decode()
+    except UnicodeEncodeError:
+        name = host.encode("idna").decode("ascii")
+    name = f"[{name}]" if ":" in name else name
+    return name if port is None else f"{name}:{port}"
 
 
 def _rejected_count(answer: bytes, records: int) -> int:

@@ -1,16 +1,25 @@
-"""The shipper's HTTP transport keeps its connection open between close POSTs, and only then."""
+"""The shipper's HTTP transport: the request it writes, the answers it reads, its connection.
+
+Every test runs twice where the C extension matters: with ``_exchange`` (the
+send and the start of the answer in one call without the GIL) and without it
+(the socket's own calls).
+"""
 
 from __future__ import annotations
 
 import os
+import socket
+import ssl
+import subprocess
 import threading
 import warnings
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
-from driftline import _transport
+from driftline import _exchange, _native, _transport
 from driftline._capture import CaptureQueue, CaptureSettings
 from driftline._transport import Transport
 from driftline._wire import Body
@@ -21,12 +30,28 @@ from tests.support.ports import LOOPBACK
 BODY = Body(payload=b'{"v":1}', gzipped=False, records=1, encode_errors=0)
 
 
-class ConnectionLog:
-    """A real HTTP/1.1 server on 127.0.0.1 that answers 202 and logs each request's client port."""
+ANSWER = b'{"accepted":1,"rejected":0,"errors":[]}'
 
-    def __init__(self, *, close_each: bool = False) -> None:
+
+class ConnectionLog:
+    """A real HTTP/1.1 server on 127.0.0.1 that answers 202 and logs each request.
+
+    ``answer`` is the body of every answer, sent in chunks of 7 bytes when
+    ``chunked``; ``close_each`` adds ``Connection: close``; with ``tls`` it
+    speaks HTTPS.
+    """
+
+    def __init__(
+        self,
+        *,
+        close_each: bool = False,
+        answer: bytes = ANSWER,
+        chunked: bool = False,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.ports: list[int] = []
         self.closed: list[int] = []
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
         self.changed = threading.Condition()
         log = self
 
@@ -34,18 +59,27 @@ class ConnectionLog:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 # Logged before answering: once the client has its answer, the port is listed.
                 with log.changed:
                     log.ports.append(self.client_address[1])
+                    log.requests.append((self.requestline, dict(self.headers.items()), body))
                     log.changed.notify_all()
-                answer = b'{"accepted":1,"rejected":0,"errors":[]}'
                 self.send_response(202)
-                self.send_header("Content-Length", str(len(answer)))
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(len(answer)))
                 if close_each:
                     self.send_header("Connection", "close")
                 self.end_headers()
-                self.wfile.write(answer)
+                if not chunked:
+                    self.wfile.write(answer)
+                    return
+                for i in range(0, len(answer), 7):
+                    piece = answer[i : i + 7]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\n\r\n")
 
             def finish(self) -> None:
                 super().finish()
@@ -58,7 +92,10 @@ class ConnectionLog:
 
         self.server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://{LOOPBACK}:{self.server.server_address[1]}"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "http" if tls is None else "https"
+        self.url = f"{scheme}://{LOOPBACK}:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -81,13 +118,120 @@ def server() -> Iterator[ConnectionLog]:
     log.stop()
 
 
-@pytest.fixture
-def transport(server: ConnectionLog) -> Iterator[Transport]:
-    """A transport to ``server`` with its own histogram, closed after the test."""
+@pytest.fixture(params=["c", "python"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Transports built in the test use ``_exchange`` ("c") or the socket's own calls."""
+    if request.param == "python":
+        monkeypatch.setattr(_native, "exchange", None)
+    else:
+        monkeypatch.setattr(_native, "exchange", _exchange)
+    return str(request.param)
+
+
+def _transport_to(url: str, **settings: Any) -> Transport:
     histogram = Histogram("send_seconds", "s", ["outcome"], registry=CollectorRegistry())
-    sender = Transport(CaptureSettings(url=server.url, service_name="svc"), histogram)
+    return Transport(CaptureSettings(url=url, service_name="svc", **settings), histogram)
+
+
+@pytest.fixture
+def transport(server: ConnectionLog, path: str) -> Iterator[Transport]:
+    """A transport to ``server`` with its own histogram, closed after the test."""
+    sender = _transport_to(server.url)
     yield sender
     sender.close()
+
+
+def test_the_request_carries_the_body_and_its_headers(server: ConnectionLog, path: str) -> None:
+    """A gzipped body with a token arrives whole, with its length, encoding, type and token."""
+    sender = _transport_to(server.url, token="s3cret-token")
+    payload = bytes(range(256)) * 300
+    sender.post(Body(payload=payload, gzipped=True, records=1, encode_errors=0), "/base/v1/records")
+    sender.close()
+
+    line, headers, body = server.requests[0]
+    port = server.url.rsplit(":", 1)[1]
+    assert (line, body) == ("POST /base/v1/records HTTP/1.1", payload)
+    assert headers == {
+        "Host": f"{LOOPBACK}:{port}",
+        "Accept-Encoding": "identity",
+        "Content-Type": "application/json",
+        "Authorization": "Bearer s3cret-token",
+        "Content-Encoding": "gzip",
+        "Content-Length": str(len(payload)),
+    }
+
+
+@pytest.mark.parametrize(
+    ("prefetch", "chunked"),
+    [(8, False), (_transport.ANSWER_PREFETCH, True)],
+    ids=["longer-than-the-prefetch", "chunked"],
+)
+def test_an_answer_is_read_to_its_end_and_the_connection_kept(
+    path: str, monkeypatch: pytest.MonkeyPatch, prefetch: int, chunked: bool
+) -> None:
+    """An answer longer than the prefetch, or chunked, is read whole, on one kept connection."""
+    monkeypatch.setattr(_transport, "ANSWER_PREFETCH", prefetch)
+    answer = b'{"accepted":0,"rejected":1,"errors":["' + b"x" * 5000 + b'"]}'
+    answering = ConnectionLog(answer=answer, chunked=chunked)
+    try:
+        sender = _transport_to(answering.url)
+        results = [sender.post(BODY, "/v1/records") for _ in range(2)]
+        sender.close()
+    finally:
+        answering.stop()
+
+    assert (results, len(set(answering.ports))) == ([("success", 1)] * 2, 1)
+
+
+def test_a_sidecar_that_does_not_answer_is_a_connection_error(path: str) -> None:
+    """A listener that accepts and never answers: the POST is a connection error at the timeout."""
+    with socket.create_server((LOOPBACK, 0)) as silent:
+        port = silent.getsockname()[1]
+        sender = _transport_to(f"http://{LOOPBACK}:{port}", timeout=0.2)
+        outcome = sender.post(BODY, "/v1/records")
+        sender.close()
+
+    assert outcome == ("connection_error", 0)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[ConnectionLog, Path]]:
+    """An HTTPS ``ConnectionLog`` with a new self-signed certificate for 127.0.0.1, and its file."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    command += ["-nodes", "-days", "1", "-subj", f"/CN={LOOPBACK}"]
+    command += ["-addext", f"subjectAltName=IP:{LOOPBACK}", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(command, check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = ConnectionLog(tls=context)
+    yield server, cert
+    server.stop()
+
+
+def test_https_verifies_the_sidecar_and_keeps_the_connection(
+    tls_server: tuple[ConnectionLog, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over HTTPS with the certificate trusted (SSL_CERT_FILE), POSTs succeed on one connection."""
+    server, cert = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    sender = _transport_to(server.url)
+    outcomes = [sender.post(BODY, "/v1/records") for _ in range(2)]
+    sender.close()
+
+    assert (outcomes, len(set(server.ports))) == ([("success", 0)] * 2, 1)
+
+
+def test_https_refuses_a_certificate_it_does_not_trust(
+    tls_server: tuple[ConnectionLog, Path],
+) -> None:
+    """A self-signed certificate that is not trusted makes the POST a connection error."""
+    server, _ = tls_server
+    sender = _transport_to(server.url)
+    outcome = sender.post(BODY, "/v1/records")
+    sender.close()
+
+    assert (outcome, server.ports) == (("connection_error", 0), [])
 
 
 def test_bodies_in_quick_succession_share_one_connection(
@@ -116,8 +260,7 @@ def test_an_answer_saying_connection_close_is_not_reused(transport: Transport) -
     """After an answer with ``Connection: close`` the next POST comes over a new connection."""
     closing = ConnectionLog(close_each=True)
     try:
-        histogram = Histogram("send_seconds", "s", ["outcome"], registry=CollectorRegistry())
-        sender = Transport(CaptureSettings(url=closing.url, service_name="svc"), histogram)
+        sender = _transport_to(closing.url)
         outcomes = [sender.post(BODY, "/v1/records")[0] for _ in range(2)]
         sender.close()
     finally:

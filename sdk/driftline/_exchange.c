@@ -1,0 +1,196 @@
+/* driftline._exchange: one HTTP request and the start of its answer with the GIL released once
+ * (optional; see docs/reliability.md#latency-under-faults).
+ *
+ * The shipper thread gives up the GIL at every socket call. A model's thread that is busy
+ * takes it each time, and the shipper then waits up to the interpreter's switch interval
+ * (5 ms) to force it back, which stops the model's thread for as long as the shipper then
+ * holds it. http.client sends the head and the body of a POST in two calls and reads the
+ * answer with a poll and a recv per read: about four such hand-overs per POST. exchange()
+ * does the sending, the waiting and the reading in one call without the GIL, so a POST
+ * costs the model's thread one hand-over, when the answer is in.
+ *
+ * It reads until the answer's head and, when the head has a Content-Length, that many
+ * bytes of body are in; or the head is in and has none (chunked, or closed at the end);
+ * or `limit` bytes are read; or the peer closes. The caller parses what was read and
+ * reads on from the socket if the answer goes further (_transport._Prefetched).
+ */
+#define _GNU_SOURCE
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+static double
+monotonic(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
+/* Wait until fd is ready for `events`: 0, or an errno value (ETIMEDOUT at the deadline). */
+static int
+wait_for(int fd, short events, double deadline)
+{
+    for (;;) {
+        double left = deadline - monotonic();
+        if (left <= 0) {
+            return ETIMEDOUT;
+        }
+        struct pollfd ready = {.fd = fd, .events = events};
+        int n = poll(&ready, 1, (int)(left * 1000.0) + 1);
+        if (n > 0) {
+            return 0;
+        }
+        if (n < 0 && errno != EINTR) {
+            return errno;
+        }
+    }
+}
+
+/* The length of the whole answer once its head is among the `got` bytes of `buf`: the head
+ * plus its Content-Length; the head alone when it has no valid one; -1 while the head is
+ * not complete. */
+static Py_ssize_t
+answer_length(const char *buf, Py_ssize_t got)
+{
+    const char *end = memmem(buf, (size_t)got, "\r\n\r\n", 4);
+    if (end == NULL) {
+        return -1;
+    }
+    Py_ssize_t head = end - buf + 4;
+    for (const char *line = memchr(buf, '\n', (size_t)(end - buf)); line != NULL && line < end;
+         line = memchr(line + 1, '\n', (size_t)(end - line - 1))) {
+        const char *name = line + 1;
+        if (end - name < 15 || strncasecmp(name, "content-length:", 15) != 0) {
+            continue;
+        }
+        const char *digit = name + 15;
+        while (digit < end && (*digit == ' ' || *digit == '\t')) {
+            digit++;
+        }
+        Py_ssize_t body = 0;
+        const char *first = digit;
+        while (digit < end && *digit >= '0' && *digit <= '9' && body < PY_SSIZE_T_MAX / 10 - 9) {
+            body = body * 10 + (*digit - '0');
+            digit++;
+        }
+        /* No digits, or not only digits: http.client will say what is wrong with it. */
+        if (digit == first || (*digit != '\r' && *digit != ' ' && *digit != '\t')) {
+            return head;
+        }
+        return head + body;
+    }
+    return head;
+}
+
+/* Send all of `request`, then read into `buf` as the module's comment says. Returns 0 and
+ * sets *got, or returns an errno value. */
+static int
+send_and_read(int fd, const char *request, Py_ssize_t size, char *buf, Py_ssize_t limit,
+              double deadline, Py_ssize_t *got)
+{
+    Py_ssize_t sent = 0;
+    while (sent < size) {
+        ssize_t n = send(fd, request + sent, (size_t)(size - sent), MSG_NOSIGNAL);
+        if (n >= 0) {
+            sent += n;
+        }
+        else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            int error = wait_for(fd, POLLOUT, deadline);
+            if (error) {
+                return error;
+            }
+        }
+        else if (errno != EINTR) {
+            return errno;
+        }
+    }
+    Py_ssize_t want = -1;
+    while (*got < limit && (want < 0 || *got < want)) {
+        ssize_t n = recv(fd, buf + *got, (size_t)(limit - *got), 0);
+        if (n > 0) {
+            *got += n;
+            want = answer_length(buf, *got);
+        }
+        else if (n == 0) {
+            return 0; /* closed by the peer: what came is the answer, or nothing */
+        }
+        else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            int error = wait_for(fd, POLLIN, deadline);
+            if (error) {
+                return error;
+            }
+        }
+        else if (errno != EINTR) {
+            return errno;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+exchange(PyObject *module, PyObject *args)
+{
+    int fd;
+    Py_buffer request;
+    double timeout;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "iy*dn:exchange", &fd, &request, &timeout, &limit)) {
+        return NULL;
+    }
+    if (fd < 0 || !(timeout > 0) || limit < 1) {
+        PyBuffer_Release(&request);
+        PyErr_SetString(PyExc_ValueError, "exchange: fd >= 0, timeout > 0 and limit >= 1");
+        return NULL;
+    }
+    PyObject *answer = PyBytes_FromStringAndSize(NULL, limit);
+    if (answer == NULL) {
+        PyBuffer_Release(&request);
+        return NULL;
+    }
+    char *buf = PyBytes_AS_STRING(answer);
+    Py_ssize_t got = 0;
+    int error;
+    Py_BEGIN_ALLOW_THREADS
+    error = send_and_read(fd, request.buf, request.len, buf, limit, monotonic() + timeout, &got);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&request);
+    if (error) {
+        Py_DECREF(answer);
+        errno = error;
+        return PyErr_SetFromErrno(PyExc_OSError); /* ETIMEDOUT makes a TimeoutError */
+    }
+    if (_PyBytes_Resize(&answer, got) < 0) {
+        return NULL;
+    }
+    return answer;
+}
+
+static PyMethodDef exchange_functions[] = {
+    {"exchange", exchange, METH_VARARGS,
+     PyDoc_STR("exchange(fd, request, timeout, limit, /) -> bytes: send all of request on the "
+               "connected socket fd, then read at most limit bytes of the answer, with the GIL "
+               "released throughout; OSError on a socket error, TimeoutError after timeout "
+               "seconds in all.")},
+    {NULL},
+};
+
+static struct PyModuleDef exchange_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "driftline._exchange",
+    .m_doc = "One HTTP request and the start of its answer with the GIL released once; see "
+             "_transport. Optional: without it the transport uses the socket's own calls.",
+    .m_size = -1,
+    .m_methods = exchange_functions,
+};
+
+PyMODINIT_FUNC
+PyInit__exchange(void)
+{
+    return PyModule_Create(&exchange_module);
+}

@@ -1,0 +1,3 @@
+"""Types of the optional C extension built from ``_exchange.c``."""
+
+def exchange(fd: int, request: bytes, timeout: float, limit: int, /) -> bytes: ...
