@@ -149,6 +149,25 @@ def _check_url(value: object) -> str | None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http:// or https:// URL with a host"
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError:
+        return "must be a URL with a port number from 0 to 65535"
+    if not _header_safe(parts.path):
+        return "must be a URL with no spaces, control or non-ASCII characters in its path"
+    return None
+
+
+def _header_safe(text: str) -> bool:
+    """True when ``text`` can go into an HTTP request line or header as it is."""
+    return all("!" <= c <= "~" for c in text)
+
+
+def _check_token(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _header_safe(value):
+        return "must be printable ASCII without spaces (it is sent in an HTTP header)"
     return None
 
 
@@ -216,7 +235,7 @@ def _check_log_output(value: object) -> str | None:
 _CHECKS: dict[str, Callable[[object], str | None]] = {
     "service_name": _check_service_name,
     "sidecar_url": _check_url,
-    "sidecar_token": _check_optional_str,
+    "sidecar_token": _check_token,
     "otlp_endpoint": _check_url,
     "trace_sample_rate": _check_rate,
     "log_sample_rate": _check_rate,
@@ -263,6 +282,8 @@ def _normalise(key: str, value: object) -> object:
 
 _NAME_KEYS = ("capture_allowlist", "capture_redact", "capture_hash")
 _MIN_HASH_KEY = 16
+_SECRETS = ("sidecar_token", "capture_hash_key")
+"""Keys whose value an error message does not quote."""
 
 
 def resolve_settings(
@@ -297,7 +318,8 @@ def resolve_settings(
         problem = _CHECKS[key](value)
         if problem is not None:
             env_var = _env_name(key) if key in _ENV_PARSERS else None
-            raise ConfigurationError(key, f"{problem}, got {value!r}", env_var)
+            got = "a secret, not shown" if key in _SECRETS else repr(value)
+            raise ConfigurationError(key, f"{problem}, got {got}", env_var)
         values[key] = value
     key_text = values.get("capture_hash_key")
     if values.get("capture_hash") and len(str(key_text or "")) < _MIN_HASH_KEY:

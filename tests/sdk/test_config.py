@@ -102,6 +102,12 @@ def test_otel_service_name_is_the_fallback() -> None:
         ({"log_sample_rate": -0.1}, "log_sample_rate"),
         ({"capture_sample_rate": "1"}, "capture_sample_rate"),
         ({"sidecar_url": "127.0.0.1:8765"}, "sidecar_url"),
+        ({"sidecar_url": "http://127.0.0.1:99999"}, "sidecar_url"),
+        ({"sidecar_url": "http://127.0.0.1:x"}, "sidecar_url"),
+        ({"sidecar_url": "http://127.0.0.1:8765/a b"}, "sidecar_url"),
+        ({"sidecar_url": "http://127.0.0.1:8765/\u00e9"}, "sidecar_url"),
+        ({"sidecar_token": "two words"}, "sidecar_token"),
+        ({"sidecar_token": "line\r\nX-Injected: 1"}, "sidecar_token"),
         ({"otlp_endpoint": "ftp://x"}, "otlp_endpoint"),
         ({"capture_queue_size": 0}, "capture_queue_size"),
         ({"capture_batch_size": 1.5}, "capture_batch_size"),
@@ -148,6 +154,16 @@ def test_bad_argument_message_names_the_value_once(
     with pytest.raises(ConfigurationError) as caught:
         resolve_settings(overrides, environ={})
     assert message == str(caught.value)
+
+
+def test_a_bad_token_is_not_quoted_in_the_error() -> None:
+    """A token that cannot go into a header is refused without its value in the message."""
+    with pytest.raises(ConfigurationError) as caught:
+        resolve_settings({}, environ={"DRIFTLINE_SIDECAR_TOKEN": "s3cret with spaces"})
+    assert str(caught.value) == (
+        "sidecar_token (DRIFTLINE_SIDECAR_TOKEN): must be printable ASCII without spaces (it "
+        "is sent in an HTTP header), got a secret, not shown"
+    )
 
 
 def test_bad_environment_variable_names_the_variable() -> None:
