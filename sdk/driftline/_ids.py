@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import islice
 
 from . import _native
@@ -89,7 +89,7 @@ format_id: Callable[[int, float], str] = format_id_python if _in_c is None else 
 """``format_id(number, start)``: the id of sequence ``number`` read just before ``start``."""
 
 
-def format_ids(numbers: list[int], starts: list[float]) -> list[str]:
+def format_ids(numbers: Sequence[int], starts: Sequence[float]) -> list[str]:
     """Return ``[format_id(n, s) for n, s in zip(numbers, starts)]``, in one loop."""
     if len(numbers) != len(starts):
         raise ValueError("format_ids: numbers and starts differ in length")

@@ -427,6 +427,8 @@ def test_the_fast_path_writes_what_the_general_path_writes(
     [
         [{"x": 1.0}, {"x": math.nan}],  # a non-finite float is written as a string
         [{"x": 1.0}, {"y": 1.0}],  # names that differ are padded with null
+        [{"x": 1.0}, {"x": 1.0, "y": 1.0}],  # more names than the first record's
+        [{"x": 1.0, "y": 1.0}, {"x": 1.0}],  # fewer
         [{"x": 1.0}, {"x": "a"}],  # a column of floats and strings
         [{"x": 1.0}, {"x": np.float32(1.0)}],  # a foreign type
     ],
