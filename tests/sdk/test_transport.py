@@ -7,6 +7,8 @@ send and the start of the answer in one call without the GIL) and without it
 
 from __future__ import annotations
 
+import http.client
+import io
 import os
 import socket
 import ssl
@@ -16,13 +18,15 @@ import warnings
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from driftline import _exchange, _native, _transport
 from driftline._capture import CaptureQueue, CaptureSettings
 from driftline._transport import Transport
 from driftline._wire import Body
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram
 
 from tests.support.ports import LOOPBACK
@@ -232,6 +236,73 @@ def test_https_refuses_a_certificate_it_does_not_trust(
     sender.close()
 
     assert (outcome, server.ports) == (("connection_error", 0), [])
+
+
+def _http_client_reads(answer: bytes) -> tuple[int, bytes, bool] | None:
+    """What ``http.client.HTTPResponse`` makes of ``answer``: status, body, keep-alive."""
+
+    class Answer:
+        def makefile(self, mode: str) -> io.BufferedReader:
+            return io.BufferedReader(io.BytesIO(answer))  # type: ignore[arg-type]
+
+    try:
+        response = http.client.HTTPResponse(cast(socket.socket, Answer()), method="POST")
+        response.begin()
+        return response.status, response.read(), not response.will_close
+    except (http.client.HTTPException, ValueError):
+        return None
+
+
+header_lines = st.lists(
+    st.one_of(
+        st.tuples(
+            st.sampled_from(["Content-Length", "content-length", "CONTENT-LENGTH"]),
+            st.sampled_from(["{n}", " {n} ", "{n}x", "", "+{n}", "{m}"]),
+        ),
+        st.tuples(
+            st.sampled_from(["Connection", "connection"]),
+            st.sampled_from(["close", "Close", "keep-alive", "upgrade, close", ""]),
+        ),
+        st.tuples(st.sampled_from(["Transfer-Encoding"]), st.sampled_from(["chunked", "gzip"])),
+        st.tuples(
+            st.sampled_from(["Date", "server", "X-Odd ", " folded", "", "Content-Type"]),
+            st.text(st.characters(codec="latin-1"), max_size=12),
+        ),
+    ),
+    max_size=6,
+)
+
+
+@given(
+    st.sampled_from(["HTTP/1.1", "HTTP/1.0", "HTTP/2", "http/1.1"]),
+    st.sampled_from(["202", "200", "413", "503", "100", "99", "2x2", "600"]),
+    st.sampled_from([" Accepted", "", " ", "  Two  Spaces"]),
+    header_lines,
+    st.binary(max_size=40),
+)
+def test_complete_answer_reads_what_http_client_reads(
+    version: str, code: str, reason: str, headers: list[tuple[str, str]], body: bytes
+) -> None:
+    """Where complete_answer reads an answer at all, it reads what HTTPResponse reads."""
+    lines = [f"{version} {code}{reason}"]
+    for name, value in headers:
+        value = value.replace("{n}", str(len(body))).replace("{m}", str(len(body) + 1))
+        lines.append(f"{name}:{value}")
+    answer = "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + body
+
+    quick = _transport.complete_answer(answer)
+
+    assert quick is None or quick == _http_client_reads(answer)
+
+
+def test_complete_answer_reads_the_sidecars_answer() -> None:
+    """The sidecar's usual 202 (uvicorn's headers) takes the quick path."""
+    body = b'{"accepted":500,"rejected":0,"errors":[]}'
+    answer = (
+        b"HTTP/1.1 202 Accepted\r\ndate: Fri, 27 Nov 2026 21:00:00 GMT\r\nserver: uvicorn\r\n"
+        b"content-length: %d\r\ncontent-type: application/json\r\n\r\n%s" % (len(body), body)
+    )
+    assert _transport.complete_answer(answer) == (202, body, True)
 
 
 def test_bodies_in_quick_succession_share_one_connection(
