@@ -111,10 +111,14 @@ class Calls:
         self.preempted += other.preempted
         self.blocked += other.blocked
 
-    def pct(self, q: float, *, unpreempted: bool = False) -> float:
+    def pct(self, q: float, *, unpreempted: bool = False, quiet: bool = False) -> float:
+        """The q-th percentile; of calls not preempted, or (``quiet``) neither that nor blocked."""
         values = np.asarray(self.seconds)
-        if unpreempted:
-            values = values[~np.asarray(self.preempted)]
+        if unpreempted or quiet:
+            keep = ~np.asarray(self.preempted, dtype=bool)
+            if quiet:
+                keep &= ~np.asarray(self.blocked, dtype=bool)
+            values = values[keep]
         return float(np.percentile(values, q))
 
     def share(self, flags: list[bool]) -> float:
