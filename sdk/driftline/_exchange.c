@@ -5,7 +5,7 @@
  * takes it each time, and the shipper then waits up to the interpreter's switch interval
  * (5 ms) to force it back, which stops the model's thread for as long as the shipper then
  * holds it. http.client sends the head and the body of a POST in two calls and reads the
- * answer with a poll and a recv per read: about four such hand-overs per POST. exchange()
+ * answer with a poll and a recv per read: about three such hand-overs per POST. exchange()
  * does the sending, the waiting and the reading in one call without the GIL, so a POST
  * costs the model's thread one hand-over, when the answer is in.
  *
