@@ -150,9 +150,12 @@ def _check_url(value: object) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http:// or https:// URL with a host"
     try:
-        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
-    except ValueError:
-        return "must be a URL with a port number from 0 to 65535"
+        port = parts.port  # urlsplit checks the port only when it is read
+        host = parts.hostname.encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return "must be a URL with a valid host name and a port number from 1 to 65535"
+    if port == 0 or not _header_safe(host):
+        return "must be a URL with a valid host name and a port number from 1 to 65535"
     if not _header_safe(parts.path):
         return "must be a URL with no spaces, control or non-ASCII characters in its path"
     return None

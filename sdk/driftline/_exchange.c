@@ -42,7 +42,7 @@ wait_for(int fd, short events, double deadline)
             return ETIMEDOUT;
         }
         struct pollfd ready = {.fd = fd, .events = events};
-        int n = poll(&ready, 1, (int)(left * 1000.0) + 1);
+        int n = poll(&ready, 1, left < 86400.0 ? (int)(left * 1000.0) + 1 : 86400000);
         if (n > 0) {
             return 0;
         }
@@ -53,8 +53,8 @@ wait_for(int fd, short events, double deadline)
 }
 
 /* The length of the whole answer once its head is among the `got` bytes of `buf`: the head
- * plus its Content-Length; the head alone when it has no valid one; -1 while the head is
- * not complete. */
+ * plus its Content-Length; the head alone when it has no valid one, or its status has no
+ * body (1xx, 204, 304: RFC 9110 6.4.1); -1 while the head is not complete. */
 static Py_ssize_t
 answer_length(const char *buf, Py_ssize_t got)
 {
@@ -63,6 +63,12 @@ answer_length(const char *buf, Py_ssize_t got)
         return -1;
     }
     Py_ssize_t head = end - buf + 4;
+    const char *code = memchr(buf, ' ', (size_t)(end - buf));
+    if (code == NULL || end - code < 4 || code[1] == '1' ||
+        (code[1] == '2' && code[2] == '0' && code[3] == '4') ||
+        (code[1] == '3' && code[2] == '0' && code[3] == '4')) {
+        return head;
+    }
     for (const char *line = memchr(buf, '\n', (size_t)(end - buf)); line != NULL && line < end;
          line = memchr(line + 1, '\n', (size_t)(end - line - 1))) {
         const char *name = line + 1;
@@ -89,14 +95,15 @@ answer_length(const char *buf, Py_ssize_t got)
 }
 
 /* Send all of `request`, then read into `buf` as the module's comment says. Returns 0 and
- * sets *got, or returns an errno value. */
+ * sets *got, or returns an errno value. MSG_DONTWAIT and poll keep the deadline on a
+ * blocking socket too. */
 static int
 send_and_read(int fd, const char *request, Py_ssize_t size, char *buf, Py_ssize_t limit,
               double deadline, Py_ssize_t *got)
 {
     Py_ssize_t sent = 0;
     while (sent < size) {
-        ssize_t n = send(fd, request + sent, (size_t)(size - sent), MSG_NOSIGNAL);
+        ssize_t n = send(fd, request + sent, (size_t)(size - sent), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n >= 0) {
             sent += n;
         }
@@ -112,7 +119,7 @@ send_and_read(int fd, const char *request, Py_ssize_t size, char *buf, Py_ssize_
     }
     Py_ssize_t want = -1;
     while (*got < limit && (want < 0 || *got < want)) {
-        ssize_t n = recv(fd, buf + *got, (size_t)(limit - *got), 0);
+        ssize_t n = recv(fd, buf + *got, (size_t)(limit - *got), MSG_DONTWAIT);
         if (n > 0) {
             *got += n;
             want = answer_length(buf, *got);

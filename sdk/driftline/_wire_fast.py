@@ -100,8 +100,8 @@ def fast_batch(entries: Sequence[Any], clock: tuple[float, float]) -> dict[str, 
         *entries, strict=True
     )
     key = (models[0], versions[0], roles[0])
-    if set(map(type, key)) != _STR:
-        return None
+    if any(set(map(type, names)) != _STR for names in (models, versions, roles)):
+        return None  # a str subclass is the general path's encode error
     if models.count(key[0]) != n or versions.count(key[1]) != n or roles.count(key[2]) != n:
         return None
     calls = kinds.count(_CALL)

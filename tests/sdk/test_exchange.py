@@ -137,6 +137,24 @@ def test_a_content_length_that_is_not_a_number_ends_the_read_at_the_head(
     assert exchange(client.fileno(), b"POST", 5.0, 4096) == sent
 
 
+@pytest.mark.parametrize("status", [b"100 Continue", b"204 No Content", b"304 Not Modified"])
+def test_a_status_without_a_body_ends_the_read_at_the_head(peer: Start, status: bytes) -> None:
+    """A 1xx, 204 or 304 head has no body whatever its Content-Length says: no wait for one."""
+    sent = b"HTTP/1.1 " + status + b"\r\nContent-Length: 10\r\n\r\n"
+    client = peer(_answers(sent))
+
+    assert exchange(client.fileno(), b"POST", 5.0, 4096) == sent
+
+
+def test_a_blocking_socket_keeps_the_deadline(peer: Start) -> None:
+    """On a socket without a timeout (blocking), an answer that never comes is still a timeout."""
+    client = peer(lambda conn, done: done.wait(10.0))
+    client.settimeout(None)
+
+    with pytest.raises(TimeoutError):
+        exchange(client.fileno(), b"POST", 0.2, 4096)
+
+
 def test_reading_stops_at_the_limit(peer: Start) -> None:
     """An answer longer than ``limit`` is returned cut there; the rest stays in the socket."""
     sent = HEAD + b"Content-Length: 1000\r\n\r\n" + b"x" * 1000

@@ -295,6 +295,57 @@ def test_complete_answer_reads_what_http_client_reads(
     assert quick is None or quick == _http_client_reads(answer)
 
 
+@given(
+    st.sampled_from(["200", "202", "400", "413", "422", "503"]),
+    st.lists(
+        st.tuples(
+            st.text("abcxyzABC-_.", min_size=1, max_size=8),
+            st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12),
+        ),
+        max_size=5,
+    ),
+    st.sampled_from([None, "close", "keep-alive", "Upgrade, Close"]),
+    st.binary(max_size=40),
+    st.sampled_from(["Content-Length", "content-length"]),
+)
+def test_well_formed_answers_are_read_as_http_client_reads_them(
+    code: str,
+    headers: list[tuple[str, str]],
+    connection: str | None,
+    body: bytes,
+    length_name: str,
+) -> None:
+    """A final answer with a Content-Length and plain headers is read, as HTTPResponse reads it."""
+    lines = [f"HTTP/1.1 {code} Reason", f"{length_name}: {len(body)}"]
+    lines += [f"X-{name}: {value}" for name, value in headers]
+    if connection is not None:
+        lines.append(f"Connection: {connection}")
+    answer = "\r\n".join(lines).encode("ascii") + b"\r\n\r\n" + body
+
+    quick = _transport.complete_answer(answer)
+
+    assert quick is not None
+    assert quick == _http_client_reads(answer)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\n\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nX\xe9: 1\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nX\x01: 1\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\n" + b"X-A: 1\r\n" * 99 + b"Content-Length: 2\r\n\r\nok",
+    ],
+    ids=["lf-in-status", "lf-blank", "latin-1-name", "control-name", "204", "304", "100-headers"],
+)
+def test_answers_http_client_reads_otherwise_are_left_to_it(answer: bytes) -> None:
+    """A bare LF, an odd header name, a status without a body or too many headers: not read."""
+    assert _transport.complete_answer(answer) is None
+
+
 def test_complete_answer_reads_the_sidecars_answer() -> None:
     """The sidecar's usual 202 (uvicorn's headers) takes the quick path."""
     body = b'{"accepted":500,"rejected":0,"errors":[]}'

@@ -443,6 +443,40 @@ def test_bodies_the_fast_path_cannot_write_take_the_general_path(
     assert encode("svc", entries, sent_at=0.0).records == len(entries)
 
 
+class Label(str):
+    """A str subclass, which the general path refuses as a model, version or role."""
+
+
+@pytest.mark.parametrize("field", [1, 2, 3])
+def test_a_later_entry_with_a_str_subclass_key_takes_the_general_path(field: int) -> None:
+    """Only the first entry's key being a plain str does not let a later one's subclass by."""
+    entries = [row(f"id-{i}", {"x": 1.0}) for i in range(2)]
+    second = list(entries[1])
+    second[field] = Label(second[field])
+    entries[1] = tuple(second)  # type: ignore[assignment]
+    assert fast_batch(entries, (0.0, 0.0)) is None
+    assert encode("svc", entries, sent_at=0.0).encode_errors == 1
+
+
+@pytest.mark.parametrize(
+    "features",
+    [
+        [{"x": 1.0, "y": "a"}, {"y": "b", "x": 2.0}],  # the names in another order
+        [{}, {}],  # no features
+        [{"x": 1.0}, {"x": 2.0}],  # one
+    ],
+)
+def test_feature_layouts_of_the_fast_path_write_what_the_general_path_writes(
+    features: list[dict[str, object]],
+) -> None:
+    """Names in another order, no names and a single name: the fast path's JSON is the general's."""
+    clock = (1795766400.0, 1000.0)
+    entries = [row(f"id-{i}", f) for i, f in enumerate(features)]
+    fast = fast_batch(entries, clock)
+    assert fast is not None
+    assert json.loads(json.dumps(fast)) == only_batch(encode_general("svc", entries, 0.0, clock))
+
+
 def test_rows_mixed_with_calls_take_the_fast_path() -> None:
     """A traced call (a row) among untraced calls of one model does not leave the fast path."""
     calls = [
