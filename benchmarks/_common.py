@@ -156,6 +156,15 @@ def fmt_seconds(seconds: float) -> str:
     return f"{seconds:.3g} s"
 
 
+def load_note(start: Sequence[float], end: Sequence[float]) -> str:
+    """The results note giving ``os.getloadavg()`` read at a run's start and end."""
+    return (
+        f"Shared machine ({os.cpu_count()} cores): load average (1, 5, 15 min) "
+        f"{', '.join(f'{v:.2f}' for v in start)} at start, "
+        f"{', '.join(f'{v:.2f}' for v in end)} at end."
+    )
+
+
 def _cell(value: object) -> str:
     text = f"{value:.4g}" if isinstance(value, float) else str(value)
     return text.replace("|", "\\|").replace("\n", " ")

@@ -38,7 +38,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from _common import fmt_seconds, is_quick, write_results
+from _common import fmt_seconds, is_quick, load_note, write_results
 from _sidecar import SidecarProcess, free_port
 from fault_path import (
     BACKGROUND_CPU,
@@ -250,9 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"it (hung, down; p50 ratios, then p99): {verdicts}. `fault_path.py` measures the same "
         "states one after another in one process, which includes the transitions but also "
         "the machine's drift between phases.",
-        f"Shared machine (2 cores): load average (1, 5, 15 min) "
-        f"{', '.join(f'{v:.2f}' for v in load_start)} at start, "
-        f"{', '.join(f'{v:.2f}' for v in load_end)} at end.",
+        load_note(load_start, load_end),
     ]
     print("| " + " | ".join(headers) + " |")
     for row in rows_out:

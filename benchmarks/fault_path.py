@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import fmt_seconds, is_quick, write_results
+from _common import fmt_seconds, is_quick, load_note, write_results
 from _sidecar import SidecarProcess, cpu_seconds, free_port, write_config
 
 PHASES = ("healthy", "hung", "down")
@@ -502,9 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "shipper thread's and the sidecar process's CPU time per second of the phase "
         f"(/proc, {1000 // TICKS} ms ticks). Per cycle, decorated p50/p99 over the same "
         f"cycle's healthy phase: {spread}.",
-        f"Shared machine (2 cores), other engineers' jobs running: load average (1, 5, 15 "
-        f"min) {', '.join(f'{v:.2f}' for v in load_start)} at start, "
-        f"{', '.join(f'{v:.2f}' for v in load_end)} at end.",
+        load_note(load_start, load_end),
     ]
     print("| " + " | ".join(headers) + " |")
     for row in rows_out:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from _common import is_quick, write_results
+from _common import is_quick, load_note, write_results
 from _sidecar import SidecarProcess, free_port
 from driftline import _native
 from driftline._capture_settings import CaptureSettings
@@ -119,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quick = is_quick()
     repetitions, cycles = (2, 20) if quick else (5, 40)
     results: dict[str, list[float]] = {way: [] for way in WAYS}
+    load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="driftline-gil-") as tmp:
         directory = Path(tmp)
         port = free_port()
@@ -135,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             os.sched_setaffinity(0, before)
             sidecar.stop()
+    load_end = os.getloadavg()
     baseline = float(np.median(results["none"]))
     rows_out = []
     for way in WAYS:
@@ -150,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "them (none: does not). Counted: the spinning thread's voluntary context switches "
         "per cycle. Losing the GIL to the other thread and waiting to get it back costs it "
         "about two, so `over none` / 2 is about the GIL hand-overs a POST adds.",
+        load_note(load_start, load_end),
     ]
     if not quick:
         title = "GIL hand-overs per POST"

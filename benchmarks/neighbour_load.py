@@ -26,7 +26,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import numpy as np
-from _common import fmt_seconds, is_quick, write_results
+from _common import fmt_seconds, is_quick, load_note, write_results
 from _sidecar import SidecarProcess, free_port
 from fault_path import (
     BACKGROUND_CPU,
@@ -144,9 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"while shipping is on: {slices} slices of {args.slice_seconds:g} s, on and off in "
         "turn. What this shows is the machine's share of a healthy phase's cost: no GIL is "
         "shared between the model and the shipping.",
-        f"Shared machine (2 cores): load average (1, 5, 15 min) "
-        f"{', '.join(f'{v:.2f}' for v in load_start)} at start, "
-        f"{', '.join(f'{v:.2f}' for v in load_end)} at end.",
+        load_note(load_start, load_end),
     ]
     if not quick:
         title = "A model next to shipping and ingest on the other core"

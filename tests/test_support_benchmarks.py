@@ -126,3 +126,11 @@ def test_run_all_reports_failure_and_keeps_others(bench_dir: Path) -> None:
 def test_fmt_seconds_keeps_the_sign_and_unit_of_a_negative_duration(common: ModuleType) -> None:
     """A negative duration reads like its positive size with a minus sign, not as nanoseconds."""
     assert (common.fmt_seconds(-0.0578), common.fmt_seconds(0.0578)) == ("-57.8 ms", "57.8 ms")
+
+
+def test_load_note_gives_both_readings_of_the_load_average(common: ModuleType) -> None:
+    """load_note writes the start and end readings, two decimals each, in that order."""
+    note = common.load_note((0.5, 1.25, 2.0), (3.0, 2.5, 1.0))
+    assert note.endswith(
+        "load average (1, 5, 15 min) 0.50, 1.25, 2.00 at start, 3.00, 2.50, 1.00 at end."
+    )

@@ -94,6 +94,20 @@ answer_length(const char *buf, Py_ssize_t got)
     return head;
 }
 
+/* After a send or recv that failed: 0 to try it again (once fd is ready for `events`, if
+ * it would have blocked), else the errno value to give up with. */
+static int
+again(int fd, short events, double deadline)
+{
+    if (errno == EINTR) {
+        return 0;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return wait_for(fd, events, deadline);
+    }
+    return errno;
+}
+
 /* Send all of `request`, then read into `buf` as the module's comment says. Returns 0 and
  * sets *got, or returns an errno value. MSG_DONTWAIT and poll keep the deadline on a
  * blocking socket too. */
@@ -101,43 +115,32 @@ static int
 send_and_read(int fd, const char *request, Py_ssize_t size, char *buf, Py_ssize_t limit,
               double deadline, Py_ssize_t *got)
 {
+    int error = 0;
     Py_ssize_t sent = 0;
-    while (sent < size) {
+    while (sent < size && !error) {
         ssize_t n = send(fd, request + sent, (size_t)(size - sent), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n >= 0) {
             sent += n;
         }
-        else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int error = wait_for(fd, POLLOUT, deadline);
-            if (error) {
-                return error;
-            }
-        }
-        else if (errno != EINTR) {
-            return errno;
+        else {
+            error = again(fd, POLLOUT, deadline);
         }
     }
     Py_ssize_t want = -1;
-    while (*got < limit && (want < 0 || *got < want)) {
+    while (!error && *got < limit && (want < 0 || *got < want)) {
         ssize_t n = recv(fd, buf + *got, (size_t)(limit - *got), MSG_DONTWAIT);
         if (n > 0) {
             *got += n;
             want = answer_length(buf, *got);
         }
         else if (n == 0) {
-            return 0; /* closed by the peer: what came is the answer, or nothing */
+            break; /* closed by the peer: what came is the answer, or nothing */
         }
-        else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int error = wait_for(fd, POLLIN, deadline);
-            if (error) {
-                return error;
-            }
-        }
-        else if (errno != EINTR) {
-            return errno;
+        else {
+            error = again(fd, POLLIN, deadline);
         }
     }
-    return 0;
+    return error;
 }
 
 static PyObject *

@@ -6,10 +6,11 @@ pays one lock for all of them instead of one per metric child (a
 prometheus-client child takes its own lock on every update). The commonest
 call, a success whose prediction is a float and that carries no exemplar, takes
 no lock at all: it appends its duration and its value to two buffers of
-doubles (``_speedups.Pending`` where the C extension is built, ``array('d')``
-(``PendingArray``) otherwise; each append is one C call, atomic under the GIL), and they are folded
-into the counters in bulk with numpy when they reach ``FOLD_AT`` entries and
-before every scrape, so a scrape always sees every finished call. A fold copies
+doubles (``_speedups.Pending`` where the C extension is built, ``PendingArray``,
+an ``array('d')``, otherwise; each append is one C call, atomic under the GIL),
+and they are folded into the counters in bulk with numpy when they reach
+``FOLD_AT`` entries and before every scrape, so a scrape always sees every
+finished call. A fold copies
 the first ``n`` entries, then deletes exactly those: appends that land in
 between go to the end and wait for the next fold. The exposition itself, text
 and OpenMetrics with exemplars, is prometheus-client's.

@@ -11,9 +11,9 @@ a POST makes as few socket calls as it can:
 - the head and the body go out in one write, and with the optional C extension
   ``_exchange`` the write, the wait for the answer and the reading of it are
   one call without the GIL;
-- the sidecar's plain answers are read by ``complete_answer`` in a few µs;
-  ``http.client.HTTPResponse``, whose header parser holds the GIL for about
-  100 µs, reads any other.
+- the sidecar's plain answers are read by ``complete_answer`` in a few µs,
+  on both paths; ``http.client.HTTPResponse``, whose header parser holds the
+  GIL for about 100 µs, reads any other.
 """
 
 from __future__ import annotations
@@ -204,20 +204,26 @@ class Transport:
         return self._sock
 
     def _exchanged(self, sock: socket.socket, request: bytes) -> tuple[int, bytes, bool]:
-        """Send ``request`` on ``sock``; return the answer's status, body and keep-alive."""
+        """Send ``request`` on ``sock``; return the answer's status, body and keep-alive.
+
+        The answer's first bytes are read in one go (by ``_exchange`` with the
+        send, or by one ``recv``); ``complete_answer`` reads them when they are
+        the whole of a plain answer, ``HTTPResponse`` reads on from them if not.
+        """
         if self._exchange is not None:
             start = self._exchange.exchange(
                 sock.fileno(), request, self._settings.timeout, ANSWER_PREFETCH
             )
-            complete = complete_answer(start)
-            if complete is not None:
-                return complete
-            # HTTPResponse only calls makefile("rb") on what it is given.
-            source = cast(socket.socket, _Prefetched(start, sock))
         else:
             sock.sendall(request)
-            source = sock
-        response = http.client.HTTPResponse(source, method="POST")
+            start = sock.recv(ANSWER_PREFETCH)
+        complete = complete_answer(start)
+        if complete is not None:
+            return complete
+        # HTTPResponse only calls makefile("rb") on what it is given.
+        response = http.client.HTTPResponse(
+            cast(socket.socket, _Prefetched(start, sock)), method="POST"
+        )
         response.begin()
         answer = response.read()
         return response.status, answer, not response.will_close
@@ -301,10 +307,7 @@ class _PrefetchedReader(io.RawIOBase):
 
 def _host_header(host: str, port: int | None) -> str:
     """The ``Host`` header's value, as http.client writes it: IDNA, IPv6 in brackets."""
-    try:
-        name = host.encode("ascii").decode()
-    except UnicodeEncodeError:
-        name = host.encode("idna").decode("ascii")
+    name = host.encode("idna").decode("ascii")  # _config checked that it encodes
     name = f"[{name}]" if ":" in name else name
     return name if port is None else f"{name}:{port}"
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from operator import itemgetter
+from itertools import compress
+from operator import itemgetter, not_
 from typing import Any, Final
 
 from ._ids import format_ids
@@ -63,27 +64,29 @@ def _columns(mappings: Sequence[Any]) -> dict[str, list[Any]] | None:
 
 
 def _mixed(
-    entries: Sequence[Any], clock: tuple[float, float]
-) -> tuple[list[Any], list[Any], list[Any]] | None:
-    """Ids, timestamps and prediction mappings of rows and calls in their order, else None."""
-    calls = [e for e in entries if e[0] == _CALL]
-    rows = [e for e in entries if e[0] != _CALL]
-    numbers, starts = [e[4] for e in calls], [e[5] for e in calls]
-    if set(map(type, numbers)) != {int} or set(map(type, starts)) != _FLOAT:
+    kinds: Sequence[int],
+    numbers: Sequence[Any],
+    starts: Sequence[float],
+    predictions: Sequence[Any],
+    clock: tuple[float, float],
+) -> tuple[list[Any], list[float], tuple[Any, ...]] | None:
+    """Ids, timestamps and predictions of calls mixed with rows, in their order, else None."""
+    is_call = [kind == _CALL for kind in kinds]
+    call_numbers = list(compress(numbers, is_call))
+    call_starts = list(compress(starts, is_call))
+    if set(map(type, call_numbers)) != {int}:
         return None
-    if set(map(type, (e[4] for e in rows))) != _STR:
-        return None
-    if set(map(type, (e[5] for e in rows))) != _FLOAT:
+    if set(map(type, compress(numbers, map(not_, is_call)))) != _STR:
         return None
     wall, perf = clock
-    call_ids = iter(format_ids(numbers, starts))
-    call_times = iter([wall - (perf - s) for s in starts])
-    ids = [next(call_ids) if e[0] == _CALL else e[4] for e in entries]
-    timestamps = [next(call_times) if e[0] == _CALL else e[5] for e in entries]
-    predictions = [
-        {"value": e[8]} if e[0] == _CALL and type(e[8]) is float else e[8] for e in entries
-    ]
-    return ids, timestamps, predictions
+    call_ids = iter(format_ids(call_numbers, call_starts))
+    pairs = zip(is_call, numbers, starts, predictions, strict=True)
+    ids, timestamps, outputs = [], [], []
+    for call, number, start, prediction in pairs:
+        ids.append(next(call_ids) if call else number)
+        timestamps.append(wall - (perf - start) if call else start)
+        outputs.append({"value": prediction} if call and type(prediction) is float else prediction)
+    return ids, timestamps, tuple(outputs)
 
 
 def fast_batch(entries: Sequence[Any], clock: tuple[float, float]) -> dict[str, Any] | None:
@@ -104,10 +107,12 @@ def fast_batch(entries: Sequence[Any], clock: tuple[float, float]) -> dict[str, 
         return None  # a str subclass is the general path's encode error
     if models.count(key[0]) != n or versions.count(key[1]) != n or roles.count(key[2]) != n:
         return None
+    if set(map(type, starts)) != _FLOAT:  # a call's perf_counter reading or a row's time
+        return None
     calls = kinds.count(_CALL)
     outputs: dict[str, list[Any]] | None = None
     if calls == n:
-        if set(map(type, numbers)) != {int} or set(map(type, starts)) != _FLOAT:
+        if set(map(type, numbers)) != {int}:
             return None
         ids = format_ids(numbers, starts)
         wall, perf = clock
@@ -119,17 +124,16 @@ def fast_batch(entries: Sequence[Any], clock: tuple[float, float]) -> dict[str, 
         else:
             predictions = tuple({"value": p} if type(p) is float else p for p in predictions)
     elif kinds.count(_ROW) == n:
-        if set(map(type, numbers)) != _STR or set(map(type, starts)) != _FLOAT:
+        if set(map(type, numbers)) != _STR:
             return None
         ids, timestamps = list(numbers), list(starts)
     else:  # calls mixed with rows: traced calls and calls that read their id are rows
         if calls + kinds.count(_ROW) != n:
             return None
-        mixed = _mixed(entries, clock)
+        mixed = _mixed(kinds, numbers, starts, predictions, clock)
         if mixed is None:
             return None
-        ids, timestamps, mixed_predictions = mixed
-        predictions = tuple(mixed_predictions)
+        ids, timestamps, predictions = mixed
     if not math.isfinite(sum(timestamps)) or not set(map(type, trace_ids)) <= _TRACE:
         return None
     features = _columns(mappings)
