@@ -1,0 +1,13 @@
+"""Types of the optional C extension built from ``_body.c``."""
+
+from collections.abc import Callable, Sequence
+
+def encode_batch(
+    service: str,
+    sent_at: float,
+    entries: Sequence[object],
+    wall: float,
+    perf: float,
+    format_id: Callable[[int, float], str],
+    /,
+) -> bytes | None: ...
