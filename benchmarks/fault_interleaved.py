@@ -204,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{ref.pct(99) / healthy_ref.pct(99):.3f}",
                 f"{dec.share(dec.preempted):.1%} / {ref.share(ref.preempted):.1%}",
                 f"{dec.share(dec.blocked):.2%} / {ref.share(ref.blocked):.2%}",
-                f"{dec.pct(99, quiet=True) / healthy.pct(99, quiet=True):.3f}",
+                f"{dec.pct(99, quiet=True) / healthy.pct(99, quiet=True):.3f} / "
+                f"{ref.pct(99, quiet=True) / healthy_ref.pct(99, quiet=True):.3f}",
                 f"{int(count['sent']):,}",
                 drops_cell(count),
             ]
@@ -220,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bare model p50, p99 / healthy",
         "preempted (decorated / bare)",
         "blocked (decorated / bare)",
-        "p99 / healthy, quiet calls",
+        "p99 / healthy, quiet calls (decorated / bare)",
         "records sent",
         "records dropped",
     ]
@@ -245,7 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "caller's CPU (an involuntary context switch); `blocked`: during which the calling "
         "thread slept (a voluntary one: the model does no I/O, so that is waiting for the GIL, "
         "held by another thread of the process). `p99 / healthy, quiet calls`: the p99 of the "
-        "decorated calls that were neither, over the healthy state's.",
+        "calls that were neither, over the healthy state's; the bare model's show how much of "
+        "a difference the machine makes when no thread of driftline's holds the call up.",
         f"Target: decorated p50 and p99 within {TOLERANCE:.0%} of the healthy state's. Against "
         f"it (hung, down; p50 ratios, then p99): {verdicts}. `fault_path.py` measures the same "
         "states one after another in one process, which includes the transitions but also "

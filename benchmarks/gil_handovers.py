@@ -1,18 +1,27 @@
-"""How often one POST of the shipper takes the GIL from a busy model thread.
+"""How often, and for how long, one POST of the shipper takes the GIL from a busy model thread.
 
 A thread that never gives up the GIL by itself (a CPU-bound model) loses it
 each time another thread comes back from a call that released it; it sleeps
-then (a voluntary context switch) until it gets it back. Here a thread spins
-on CPU 0 while another thread, on CPU 1 with a real sidecar, does a cycle
-every 0.1 s: wake up, encode a 500-record body, and POST it (or not, for the
-baseline). Reported: the spinning thread's voluntary context switches
-(``getrusage``'s ``ru_nvcsw``) per cycle, for each way of POSTing:
+then (a voluntary context switch) until it gets it back, as long as the other
+thread holds it. Here a thread spins on CPU 0 while another thread, on CPU 1
+with a real sidecar, does a cycle every 0.1 s: wake up, encode a 500-record
+body (not gzipped, as by default to a loopback sidecar), and POST it (or not,
+for the baseline). Reported per cycle, for each way of encoding and POSTing: the spinning
+thread's voluntary context switches (``getrusage``'s ``ru_nvcsw``), its stalls
+(a turn of its loop, about 10 µs of work, that took over 100 µs) and the time
+they took.
+
+POSTs:
 
 - none: the wake-up and the encode only;
 - http.client: ``HTTPConnection.request`` on a kept-open connection, as the
   transport did before it wrote its own requests;
 - transport, Python: ``driftline._transport.Transport`` without ``_exchange``;
 - transport, C: with it (the default where the extension is built).
+
+Encoders: Python (``_wire_fast`` and orjson, holding the GIL), or C
+(``_body``: reads the records holding it, writes the JSON without it; the
+default where the extension is built).
 
     .venv/bin/python benchmarks/gil_handovers.py           # 5 repetitions of 40 cycles
     .venv/bin/python benchmarks/gil_handovers.py --quick   # 2 of 20, not written
@@ -29,6 +38,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +52,26 @@ from fault_path import BACKGROUND_CPU, CALLER_CPU, MODEL, VERSION, _write_config
 from prometheus_client import CollectorRegistry, Histogram
 
 BATCH = 500
-WAYS = ("none", "http.client", "transport, Python", "transport, C")
+WAYS = (
+    ("none", "Python"),
+    ("none", "C"),
+    ("http.client", "C"),
+    ("transport, Python", "C"),
+    ("transport, C", "Python"),
+    ("transport, C", "C"),
+)
+"""(POST, encoder) pairs."""
+STALL = 100e-6
+"""A turn of the spinning loop that takes longer than this was stopped."""
+
+
+@dataclass(frozen=True)
+class Spin:
+    """What the spinning thread went through in one run, per cycle."""
+
+    switches: float
+    stalls: float
+    stalled_s: float
 
 
 def _poster(way: str, url: str) -> tuple[Callable[[Body], object], Callable[[], None]]:
@@ -68,11 +97,13 @@ def _poster(way: str, url: str) -> tuple[Callable[[Body], object], Callable[[], 
     return (lambda body: transport.post(body, "/v1/records")), transport.close
 
 
-def _switches_per_cycle(way: str, url: str, cycles: int) -> float:
-    """Run ``cycles`` cycles of the POSTing thread; the spinning thread's switches per cycle."""
+def _spin(way: str, encoder: str, url: str, cycles: int) -> Spin:
+    """Run ``cycles`` cycles of the POSTing thread; what the spinning thread went through."""
     rows = model_rows()
     post, close = _poster(way, url)
     done = threading.Event()
+    saved = _native.body
+    _native.body = saved if encoder == "C" else None  # encode reads it per body
 
     def cycle() -> None:
         os.sched_setaffinity(0, {BACKGROUND_CPU})
@@ -94,7 +125,7 @@ def _switches_per_cycle(way: str, url: str, cycles: int) -> float:
                     )
                     for i in range(BATCH)
                 ]
-                post(encode("gil", entries, time.time(), gzip=False))
+                post(encode("gil", entries, time.time(), gzip=False))  # as to a loopback sidecar
         finally:
             done.set()
 
@@ -102,13 +133,22 @@ def _switches_per_cycle(way: str, url: str, cycles: int) -> float:
     before = resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
     thread.start()
     spins = 0
-    while not done.is_set():  # the busy model: pure Python, never releasing the GIL itself
-        for i in range(1000):
-            spins += i
-    switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw - before
-    thread.join()
-    close()
-    return switches / cycles
+    stalls: list[float] = []
+    last = time.perf_counter()
+    try:
+        while not done.is_set():  # the busy model: pure Python, never releasing the GIL itself
+            for i in range(100):
+                spins += i
+            now = time.perf_counter()
+            if now - last > STALL:
+                stalls.append(now - last)
+            last = now
+        switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw - before
+    finally:
+        thread.join()
+        close()
+        _native.body = saved
+    return Spin(switches / cycles, len(stalls) / cycles, sum(stalls) / cycles)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     quick = is_quick()
     repetitions, cycles = (2, 20) if quick else (5, 40)
-    results: dict[str, list[float]] = {way: [] for way in WAYS}
+    results: dict[tuple[str, str], list[Spin]] = {way: [] for way in WAYS}
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="driftline-gil-") as tmp:
         directory = Path(tmp)
@@ -132,26 +172,47 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.sched_setaffinity(0, {CALLER_CPU})
             for _ in range(repetitions):
                 for way in WAYS:  # interleaved, so each way sees the same machine
-                    results[way].append(_switches_per_cycle(way, sidecar.url, cycles))
+                    results[way].append(_spin(*way, sidecar.url, cycles))
         finally:
             os.sched_setaffinity(0, before)
             sidecar.stop()
     load_end = os.getloadavg()
-    baseline = float(np.median(results["none"]))
+    baseline = float(np.median([spin.switches for spin in results["none", "Python"]]))
     rows_out = []
     for way in WAYS:
-        median = float(np.median(results[way]))
-        spread = f"{min(results[way]):.2f} to {max(results[way]):.2f}"
-        rows_out.append([way, f"{median:.2f}", spread, f"{median - baseline:.2f}"])
-        print(f"{way:18s} {median:.2f} per cycle ({spread}), POST's share {median - baseline:.2f}")
-    headers = ["POST", "switches per cycle, median", "range", "over none"]
+        switches = [spin.switches for spin in results[way]]
+        median = float(np.median(switches))
+        stalls = float(np.median([spin.stalls for spin in results[way]]))
+        stalled = float(np.median([spin.stalled_s for spin in results[way]]))
+        spread = f"{min(switches):.2f} to {max(switches):.2f}"
+        over = f"{median - baseline:.2f}"
+        rows_out.append(
+            [*way, f"{median:.2f}", spread, over, f"{stalls:.2f}", f"{stalled * 1e6:.0f} µs"]
+        )
+        print(
+            f"{way[0]:18s} {way[1]:7s} {median:.2f} switches per cycle ({spread}), "
+            f"{stalls:.2f} stalls, {stalled * 1e6:.0f} µs stalled"
+        )
+    headers = [
+        "POST",
+        "encoder",
+        "switches per cycle, median",
+        "range",
+        "over none, Python",
+        "stalls per cycle",
+        "stalled per cycle",
+    ]
     notes = [
         f"{repetitions} repetitions of {cycles} cycles per way, the ways interleaved. A "
         f"thread spins in pure Python on CPU {CALLER_CPU}; another, on CPU {BACKGROUND_CPU} "
-        f"with a `driftline sidecar`, sleeps 0.1 s, encodes {BATCH} call records and POSTs "
-        "them (none: does not). Counted: the spinning thread's voluntary context switches "
-        "per cycle. Losing the GIL to the other thread and waiting to get it back costs it "
-        "about two, so `over none` / 2 is about the GIL hand-overs a POST adds.",
+        f"with a `driftline sidecar`, sleeps 0.1 s, encodes {BATCH} call records (not gzipped, "
+        "as by default to a loopback sidecar) and "
+        "POSTs them (none: does not). Counted: the spinning thread's voluntary context "
+        "switches per cycle; losing the GIL to the other thread and waiting to get it back "
+        "costs it about two, so `over none, Python` / 2 is about the GIL hand-overs the "
+        "encoder and the POST add. `stalls`: turns of the spinning loop (about 10 µs of work) "
+        f"that took over {STALL * 1e6:.0f} µs; `stalled`: the time those turns took, in all. "
+        "The medians are over the repetitions.",
         load_note(load_start, load_end),
     ]
     if not quick:
