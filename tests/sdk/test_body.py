@@ -17,7 +17,7 @@ from driftline._wire import CALL, Entry, encode, encode_general
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.sdk.test_wire import decode, row
+from tests.sdk.test_wire import TRACE, decode, row
 
 CLOCK = (1795766400.0, 1000.0)
 
@@ -163,6 +163,19 @@ def test_bodies_the_c_encoder_does_not_write_are_left_to_the_python_path(
     if entries:
         body = encode("svc", entries, sent_at=0.0)
         assert body.records + body.encode_errors == len(entries)
+
+
+@pytest.mark.parametrize("last", [{"x": 1.5, "plan": "pro"}, {"x": 1, "plan": "pro"}])
+def test_the_c_encoder_leaves_reference_counts_as_it_found_them(last: dict[str, object]) -> None:
+    """Whether it writes the body or leaves it to Python (the last column mixes an int in),
+    every object it read has its reference count back: nothing leaks, nothing is freed early."""
+    plan = "".join(["p", "ro"])  # a str of its own, counted only here
+    features = [{"x": 1.5, "plan": plan} for _ in range(50)]
+    entries = [row(f"id-{i}", f, trace_id=TRACE) for i, f in enumerate([*features, last])]
+    before = [sys.getrefcount(plan), *map(sys.getrefcount, entries)]
+    for _ in range(3):
+        _body.encode_batch("svc", 0.0, entries, *CLOCK, _ids.format_id)
+    assert [sys.getrefcount(plan), *map(sys.getrefcount, entries)] == before
 
 
 def test_encode_writes_the_same_document_with_and_without_the_c_encoder(
