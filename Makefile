@@ -6,8 +6,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install debs lint test test-fast bench demo clean
 
-# setup.py builds the optional C extensions: a changed .c file installs again.
-$(STAMP): pyproject.toml setup.py $(wildcard sdk/driftline/*.c sidecar/driftline_sidecar/*/*.c)
+# setup.py builds the optional C extensions: a changed .c or .h file installs again.
+$(STAMP): pyproject.toml setup.py $(wildcard sdk/driftline/*.[ch] sidecar/driftline_sidecar/*/*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -11,3 +11,16 @@ def encode_batch(
     format_id: Callable[[int, float], str],
     /,
 ) -> bytes | None: ...
+def encode_exchange(
+    service: str,
+    sent_at: float,
+    entries: Sequence[object],
+    wall: float,
+    perf: float,
+    format_id: Callable[[int, float], str],
+    fd: int,
+    head: bytes,
+    timeout: float,
+    limit: int,
+    /,
+) -> tuple[bytes, bytes, int] | None: ...

@@ -395,14 +395,24 @@ class CaptureQueue:
         return entries, rows
 
     def _ship(self, entries: list[Entry], rows: int) -> Outcome:
-        """Encode and send ``entries``; a body the sidecar finds too large goes again in halves."""
+        """Encode and send ``entries``; a body the sidecar finds too large goes again in halves.
+
+        The first POST of a plain body is made as it is encoded, in one release of
+        the GIL, where the extensions allow (``Transport.post_entries``).
+        """
+        service = self._settings.service_name
+        answered = None
         try:
-            body = encode(self._settings.service_name, entries, time.time(), gzip=self._gzip)
+            sent = self._transport.post_entries(service, entries, self._path)
+            if sent is None:
+                body = encode(service, entries, time.time(), gzip=self._gzip)
+            else:
+                body, answered = sent
         except Exception:  # a bug in the encoder must not stop the thread
             return Outcome(encode_error=rows)
         if not body.records:
             return Outcome(encode_error=body.encode_errors)
-        outcome = self._transport.send(body, self._path, self._stop)
+        outcome = self._transport.send(body, self._path, self._stop, answered)
         if not outcome.too_large or rows < 2:
             return outcome
         # Over the sidecar's max_body_bytes (wide records): only a single record too

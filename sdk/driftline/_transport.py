@@ -10,7 +10,8 @@ a POST makes as few socket calls as it can:
   about twice as many hand-overs;
 - the head and the body go out in one write, and with the optional C extension
   ``_exchange`` the write, the wait for the answer and the reading of it are
-  one call without the GIL;
+  one call without the GIL; with ``_body`` too, a plain body's first POST on a
+  kept-open connection is written in that same call (``post_entries``);
 - the sidecar's plain answers are read by ``complete_answer`` in a few µs,
   on both paths; ``http.client.HTTPResponse``, whose header parser holds the
   GIL for about 100 µs, reads any other.
@@ -28,6 +29,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
@@ -36,7 +38,8 @@ from prometheus_client import Histogram
 
 from . import _native
 from ._capture_settings import CaptureSettings
-from ._wire import Body
+from ._ids import format_id
+from ._wire import Body, Entry
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -106,12 +109,22 @@ class Transport:
         self._idle_since = 0.0  # monotonic time the open connection's last answer ended
         self._pid = os.getpid()
 
-    def send(self, body: Body, path: str, stop: threading.Event) -> Outcome:
-        """POST ``body``, retrying 5xx and connection errors; ``stop`` cuts the waits short."""
+    def send(
+        self,
+        body: Body,
+        path: str,
+        stop: threading.Event,
+        first: tuple[str, int] | None = None,
+    ) -> Outcome:
+        """POST ``body``, retrying 5xx and connection errors; ``stop`` cuts the waits short.
+
+        ``first`` is the answer to a first POST of it made already (``post_entries``).
+        """
         errors = body.encode_errors
         retries = 0
         while True:
-            outcome, rejected = self.post(body, path)
+            outcome, rejected = self.post(body, path) if first is None else first
+            first = None
             if outcome == "success":
                 return Outcome(sent=body.records - rejected, rejected=rejected, encode_error=errors)
             if outcome in ("client_error", "too_large"):
@@ -134,9 +147,54 @@ class Transport:
         """POST one body; return its outcome and how many records a 2xx answer says it rejected."""
         request = self.request(body, path)
         started = time.perf_counter()
+        return self._outcome(body, started, lambda: self._exchanged(self._connection(), request))
+
+    def post_entries(
+        self, service: str, entries: Sequence[Entry], path: str
+    ) -> tuple[Body, tuple[str, int]] | None:
+        """Encode ``entries`` and POST them in one release of the GIL; the body and ``post``'s
+        answer for it, or None when they must be encoded and POSTed as usual.
+
+        For a plain body (``_body`` takes it) in plain JSON to an ``http://``
+        sidecar, on the connection kept open from the last POST: the shipper
+        then takes the GIL back once per body fewer than with ``encode`` and
+        ``post``. The body comes back for the retries. Without an open
+        connection (the first body, or after an error) ``post`` connects.
+        """
+        body_c = _native.body
+        if body_c is None or self._exchange is None or self._settings.gzip:
+            return None
+        sock = self._kept_open()
+        if sock is None:
+            return None
+        started = time.perf_counter()
+        wall, perf = time.time(), time.perf_counter()
+        head = self._head_of(path, gzipped=False)
+        done = body_c.encode_exchange(
+            service,
+            wall,
+            entries,
+            wall,
+            perf,
+            format_id,
+            sock.fileno(),
+            head,
+            self._settings.timeout,
+            ANSWER_PREFETCH,
+        )
+        if done is None:
+            return None
+        payload, start, error = done
+        body = Body(payload, False, len(entries), 0)
+        return body, self._outcome(body, started, lambda: self._answered(sock, start, error))
+
+    def _outcome(
+        self, body: Body, started: float, exchange: Callable[[], tuple[int, bytes, bool]]
+    ) -> tuple[str, int]:
+        """Run ``exchange``, keep or close the connection, time it; the outcome and rejected."""
         keep = False
         try:
-            status, answer, keep = self._exchanged(self._connection(), request)
+            status, answer, keep = exchange()
             keep = keep and status >= 200  # after an interim 1xx the final answer is unread
         except (OSError, http.client.HTTPException):
             status, answer = 0, b""
@@ -161,16 +219,18 @@ class Transport:
 
     def request(self, body: Body, path: str) -> bytes:
         """The whole HTTP/1.1 request that POSTs ``body`` to ``path``, head and body."""
-        encoding = b"Content-Encoding: gzip\r\n" if body.gzipped else b""
         return b"".join(
             (
-                f"POST {path} ".encode("ascii"),
-                self._head,
-                encoding,
+                self._head_of(path, gzipped=body.gzipped),
                 f"Content-Length: {len(body.payload)}\r\n\r\n".encode("ascii"),
                 body.payload,
             )
         )
+
+    def _head_of(self, path: str, *, gzipped: bool) -> bytes:
+        """The request's head up to its Content-Length line."""
+        encoding = b"Content-Encoding: gzip\r\n" if gzipped else b""
+        return b"".join((f"POST {path} ".encode("ascii"), self._head, encoding))
 
     def close(self) -> None:
         """Close the open connection, if any; the next POST opens a new one."""
@@ -183,24 +243,30 @@ class Transport:
         if self._sock is not None and time.monotonic() - self._idle_since > KEEP_ALIVE_IDLE:
             self.close()
 
-    def _connection(self) -> socket.socket:
-        """The open connection if fresh and this process's own, else a new one."""
+    def _kept_open(self) -> socket.socket | None:
+        """The open connection if fresh and this process's own, else None (closing it)."""
         if self._pid != os.getpid():  # a forked child must not write to its parent's connection
             self._pid = os.getpid()
             self.close()
         self.close_if_idle()
-        if self._sock is None:
-            sock = socket.create_connection(self._address, timeout=self._settings.timeout)
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client
-                if self._https:
-                    if self._tls is None:
-                        self._tls = ssl.create_default_context()
-                    sock = self._tls.wrap_socket(sock, server_hostname=self._host)
-            except BaseException:
-                sock.close()
-                raise
-            self._sock = sock
+        return self._sock
+
+    def _connection(self) -> socket.socket:
+        """The open connection if fresh and this process's own, else a new one."""
+        kept = self._kept_open()
+        if kept is not None:
+            return kept
+        sock = socket.create_connection(self._address, timeout=self._settings.timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client
+            if self._https:
+                if self._tls is None:
+                    self._tls = ssl.create_default_context()
+                sock = self._tls.wrap_socket(sock, server_hostname=self._host)
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
         return self._sock
 
     def _exchanged(self, sock: socket.socket, request: bytes) -> tuple[int, bytes, bool]:
@@ -217,6 +283,12 @@ class Transport:
         else:
             sock.sendall(request)
             start = sock.recv(ANSWER_PREFETCH)
+        return self._answered(sock, start, 0)
+
+    def _answered(self, sock: socket.socket, start: bytes, error: int) -> tuple[int, bytes, bool]:
+        """``_exchanged``'s answer from its first bytes, ``start``; OSError for errno ``error``."""
+        if error:
+            raise OSError(error, os.strerror(error))  # ETIMEDOUT makes a TimeoutError
         complete = complete_answer(start)
         if complete is not None:
             return complete

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from driftline._capture import CaptureQueue
+from driftline._transport import Transport
 from prometheus_client import CollectorRegistry
 
 from tests.sdk.conftest import MakeQueue
@@ -49,6 +50,38 @@ def test_a_500_is_retried_then_dropped_as_retries_exhausted(
     assert metric(
         registry, "driftline_capture_send_duration_seconds_count", outcome="server_error"
     ) == (3)
+
+
+def test_a_body_posted_as_it_was_encoded_is_retried_whole(
+    sink: HttpSink,
+    make_queue: MakeQueue,
+    registry: CollectorRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A body whose first POST went out in the call that encoded it (the connection being
+    kept open) and was answered 500 is sent again byte for byte, and counted once."""
+    combined = []
+    post_entries = Transport.post_entries
+
+    def counting(self: Transport, *args: Any) -> Any:
+        done = post_entries(self, *args)
+        combined.append(done is not None)
+        return done
+
+    monkeypatch.setattr(Transport, "post_entries", counting)
+    queue = make_queue(max_retries=2)
+    submit(queue, "a")
+    assert queue.flush(10.0)  # the first body opens the connection
+    sink.answer(500)
+    submit(queue, "b")
+    submit(queue, "c")
+
+    assert queue.flush(10.0)
+
+    later = sink.requests[1:]
+    assert (combined, [r.ids for r in later]) == ([False, True], [["b", "c"]] * 3)
+    assert len({r.raw for r in later}) == 1
+    assert dropped(registry, "retries_exhausted") == 2
 
 
 def test_a_400_is_dropped_as_rejected_and_never_resent(

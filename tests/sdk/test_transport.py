@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 import os
 import socket
 import ssl
@@ -24,7 +25,7 @@ import pytest
 from driftline import _exchange, _native, _transport
 from driftline._capture import CaptureQueue, CaptureSettings
 from driftline._transport import Transport
-from driftline._wire import Body
+from driftline._wire import ROW, Body, Entry, encode
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram
@@ -436,3 +437,87 @@ def test_a_closed_queue_closes_its_connection(server: ConnectionLog) -> None:
     queue.close(10.0)
 
     assert server.wait_closed(server.ports[0])
+
+
+def _entries(n: int) -> list[Entry]:
+    """``n`` row entries of one model, as the capture queue holds them."""
+    return [
+        (ROW, "churn", "1", "champion", f"id-{i}", 1795766400.0 + i, None, {"x": i / 3}, {})
+        for i in range(n)
+    ]
+
+
+def test_entries_are_encoded_and_posted_in_one_call_on_a_kept_connection(
+    server: ConnectionLog, transport: Transport, path: str
+) -> None:
+    """After a first POST, plain entries go out through the C path (``_exchange`` built) as
+    the Python path's document on the same connection, and come back as the body sent."""
+    entries = _entries(20)
+    transport.post(BODY, "/v1/records")
+
+    done = transport.post_entries("svc", entries, "/base/v1/records")
+
+    if path == "python":
+        assert done is None
+        return
+    assert done is not None
+    body, answer = done
+    line, headers, sent = server.requests[1]
+    expected = json.loads(encode("svc", entries, 0.0, gzip=False).payload)
+    assert (answer, line, sent, headers["Content-Length"]) == (
+        ("success", 0),
+        "POST /base/v1/records HTTP/1.1",
+        body.payload,
+        str(len(body.payload)),
+    )
+    assert {**json.loads(sent), "sent_at": 0.0} == expected
+    assert (body.records, len(set(server.ports))) == (20, 1)
+
+
+@pytest.mark.parametrize("case", ["no connection yet", "gzip", "a columns entry", "no _body"])
+def test_entries_the_combined_post_cannot_take_are_left_to_encode_and_post(
+    server: ConnectionLog, case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a kept connection, with gzip on, for a body _body does not write, or without
+    _body, post_entries sends nothing and returns None."""
+    sender = _transport_to(server.url, compression="gzip" if case == "gzip" else "auto")
+    if case != "no connection yet":
+        sender.post(BODY, "/v1/records")
+    entries = _entries(3)
+    if case == "a columns entry":
+        entries.append((1, "churn", "1", "champion", ["c"], 1.0, None, {"x": [1.0]}, {}))
+    if case == "no _body":
+        monkeypatch.setattr(_native, "body", None)
+
+    done = sender.post_entries("svc", entries, "/v1/records")
+    sender.close()
+
+    assert (done, len(server.requests)) == (None, 0 if case == "no connection yet" else 1)
+
+
+def test_a_combined_post_without_an_answer_is_a_connection_error_with_its_body() -> None:
+    """When the answer does not come within the timeout, post_entries gives a connection
+    error and the body it sent, whole, for the retry."""
+    with socket.create_server((LOOPBACK, 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def answer_once() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65_536)  # BODY's request, whole
+                conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}")
+                while conn.recv(65_536):  # the next request, never answered
+                    pass
+
+        thread = threading.Thread(target=answer_once)
+        thread.start()
+        sender = _transport_to(f"http://{LOOPBACK}:{port}", timeout=0.3)
+        first = sender.post(BODY, "/v1/records")
+        done = sender.post_entries("svc", _entries(5), "/v1/records")
+        sender.close()
+        thread.join(timeout=10.0)
+
+    assert done is not None
+    body, answer = done
+    assert (first, answer) == (("success", 0), ("connection_error", 0))
+    assert json.loads(body.payload)["batches"][0]["ids"] == [f"id-{i}" for i in range(5)]
