@@ -581,6 +581,7 @@ encode_exchange(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "encode_exchange: fd >= 0, timeout > 0, limit >= 1");
         return NULL;
     }
+    double called = monotonic();
     PyObject *entries = PySequence_Fast(sequence, "encode_exchange: entries must be a sequence");
     if (entries == NULL) {
         PyBuffer_Release(&head);
@@ -597,12 +598,15 @@ encode_exchange(PyObject *module, PyObject *args)
         size_t size = 0, json_at = 0;
         Py_ssize_t got = 0;
         int error = 0;
+        double ready = 0.0; /* seconds from the call to the first byte sent */
         char *buf = PyBytes_AS_STRING(answer);
         Py_BEGIN_ALLOW_THREADS
         request = write_request(&body, head.buf, (size_t)head.len, &size, &json_at);
         if (request != NULL) {
-            error = send_and_read(fd, request, (Py_ssize_t)size, buf, limit,
-                                  monotonic() + timeout, &got);
+            double sending = monotonic();
+            ready = sending - called;
+            error = send_and_read(fd, request, (Py_ssize_t)size, buf, limit, sending + timeout,
+                                  &got);
         }
         Py_END_ALLOW_THREADS
         if (request == NULL) {
@@ -612,7 +616,7 @@ encode_exchange(PyObject *module, PyObject *args)
             payload = PyBytes_FromStringAndSize(request + json_at, (Py_ssize_t)(size - json_at));
             free(request);
             if (payload != NULL && _PyBytes_Resize(&answer, got) == 0) {
-                result = Py_BuildValue("(NOi)", payload, answer, error);
+                result = Py_BuildValue("(NOid)", payload, answer, error, ready);
                 payload = NULL; /* Py_BuildValue took it, or freed it on failure */
             }
         }
@@ -637,11 +641,12 @@ static PyMethodDef body_functions[] = {
                "together; format_id(number, start) formats a call entry's id.")},
     {"encode_exchange", encode_exchange, METH_VARARGS,
      PyDoc_STR("encode_exchange(service, sent_at, entries, wall, perf, format_id, fd, head, "
-               "timeout, limit, /) -> (bytes, bytes, int) | None: encode_batch's document, "
-               "sent as the body of the request head + Content-Length on the connected "
-               "socket fd, and at most limit bytes of the answer read, all in one release of "
-               "the GIL, as _exchange.exchange does; returns (the JSON, the answer's start, 0 "
-               "or the errno of a socket error or ETIMEDOUT), or None as encode_batch.")},
+               "timeout, limit, /) -> (bytes, bytes, int, float) | None: encode_batch's "
+               "document, sent as the body of the request head + Content-Length on the "
+               "connected socket fd, and at most limit bytes of the answer read, all in one "
+               "release of the GIL, as _exchange.exchange does; returns (the JSON, the "
+               "answer's start, 0 or the errno of a socket error or ETIMEDOUT, the seconds "
+               "from the call to the sending), or None as encode_batch.")},
     {NULL},
 };
 

@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
@@ -167,9 +168,8 @@ class Transport:
         sock = self._kept_open()
         if sock is None:
             return None
-        started = time.perf_counter()
-        wall, perf = time.time(), time.perf_counter()
         head = self._head_of(path, gzipped=False)
+        wall, perf = time.time(), time.perf_counter()
         done = body_c.encode_exchange(
             service,
             wall,
@@ -184,9 +184,10 @@ class Transport:
         )
         if done is None:
             return None
-        payload, start, error = done
+        payload, start, error, ready = done
         body = Body(payload, False, len(entries), 0)
-        return body, self._outcome(body, started, lambda: self._answered(sock, start, error))
+        # The send duration counts from the sending, after the encoding, as for post().
+        return body, self._outcome(body, perf + ready, partial(self._answered, sock, start, error))
 
     def _outcome(
         self, body: Body, started: float, exchange: Callable[[], tuple[int, bytes, bool]]

@@ -59,7 +59,7 @@ def test_a_body_posted_as_it_was_encoded_is_retried_whole(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A body whose first POST went out in the call that encoded it (the connection being
-    kept open) and was answered 500 is sent again byte for byte, and counted once."""
+    kept open) and was answered 500 is sent again byte for byte, each POST timed once."""
     combined = []
     post_entries = Transport.post_entries
 
@@ -82,6 +82,9 @@ def test_a_body_posted_as_it_was_encoded_is_retried_whole(
     assert (combined, [r.ids for r in later]) == ([False, True], [["b", "c"]] * 3)
     assert len({r.raw for r in later}) == 1
     assert dropped(registry, "retries_exhausted") == 2
+    assert metric(
+        registry, "driftline_capture_send_duration_seconds_count", outcome="server_error"
+    ) == (3)
 
 
 def test_a_400_is_dropped_as_rejected_and_never_resent(
