@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 from _common import fmt_seconds, is_quick, load_note, write_results
 from _sidecar import SidecarProcess, cpu_seconds, free_port, write_config
+from driftline._capture_settings import DROP_REASONS
 
 PHASES = ("healthy", "hung", "down")
 TOLERANCE = 0.05
@@ -158,7 +159,7 @@ def latency_cells(phase: str, dec: Calls, ref: Calls, healthy: Calls) -> list[st
 
 def drops_cell(counts: dict[str, float]) -> str:
     """The records dropped, by reason (of ``_counters``' keys), or 0."""
-    drops = {k: int(counts[k]) for k in ("queue_full", "retries_exhausted") if counts[k]}
+    drops = {k: int(counts[k]) for k in DROP_REASONS if counts[k]}
     return ", ".join(f"{k} {v:,}" for k, v in drops.items()) or "0"
 
 
@@ -221,7 +222,7 @@ def _counters(registry: Any) -> dict[str, float]:
         return float(registry.get_sample_value(name, labels) or 0.0)
 
     counts = {"sent": value("driftline_capture_records_sent_total")}
-    for reason in ("queue_full", "retries_exhausted", "rejected", "shutdown"):
+    for reason in DROP_REASONS:  # every reason, so that no loss goes unseen
         counts[reason] = value("driftline_capture_records_dropped_total", reason=reason)
     for outcome in ("success", "connection_error", "server_error"):
         counts[f"post_{outcome}"] = value(

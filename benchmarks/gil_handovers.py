@@ -5,11 +5,11 @@ each time another thread comes back from a call that released it; it sleeps
 then (a voluntary context switch) until it gets it back, as long as the other
 thread holds it. Here a thread spins on CPU 0 while another thread, on CPU 1
 with a real sidecar, does a cycle every 0.1 s: wake up, encode a 500-record
-body (not gzipped, as by default to a loopback sidecar), and POST it (or not,
-for the baseline). Reported per cycle, for each way of encoding and POSTing: the spinning
-thread's voluntary context switches (``getrusage``'s ``ru_nvcsw``), its stalls
-(a turn of its loop, about 10 µs of work, that took over 100 µs) and the time
-they took.
+body built before it slept (not gzipped, as by default to a loopback sidecar),
+and POST it (or not, for the baseline). Reported per cycle, for each way of
+encoding and POSTing: the spinning thread's voluntary context switches
+(``getrusage``'s ``ru_nvcsw``), its stalls (a turn of its loop, about 10 µs of
+work, that took over 100 µs) and the time they took.
 
 POSTs:
 
@@ -17,7 +17,10 @@ POSTs:
 - http.client: ``HTTPConnection.request`` on a kept-open connection, as the
   transport did before it wrote its own requests;
 - transport, Python: ``driftline._transport.Transport`` without ``_exchange``;
-- transport, C: with it (the default where the extension is built).
+- transport, C: with it (the default where the extension is built);
+- transport, C, one call: ``Transport.post_entries``, the encoding and the
+  POST in one call without the GIL (the shipper's default on a kept-open
+  connection to a loopback sidecar, where both extensions are built).
 
 Encoders: Python (``_wire_fast`` and orjson, holding the GIL), or C
 (``_body``: reads the records holding it, writes the JSON without it; the
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import os
 import resource
 import sys
@@ -39,6 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +52,7 @@ from _sidecar import SidecarProcess, free_port
 from driftline import _native
 from driftline._capture_settings import CaptureSettings
 from driftline._transport import Transport
-from driftline._wire import CALL, Body, encode
+from driftline._wire import CALL, Body, Entry, encode
 from fault_path import BACKGROUND_CPU, CALLER_CPU, MODEL, VERSION, _write_config, model_rows
 from prometheus_client import CollectorRegistry, Histogram
 
@@ -59,6 +64,7 @@ WAYS = (
     ("transport, Python", "C"),
     ("transport, C", "Python"),
     ("transport, C", "C"),
+    ("transport, C, one call", "C"),
 )
 """(POST, encoder) pairs."""
 STALL = 100e-6
@@ -74,33 +80,45 @@ class Spin:
     stalled_s: float
 
 
-def _poster(way: str, url: str) -> tuple[Callable[[Body], object], Callable[[], None]]:
-    """A function POSTing a body the given way, and one closing what it opened."""
+def _shipper(way: str, url: str) -> tuple[Callable[[list[Entry]], object], Callable[[], None]]:
+    """A function encoding and POSTing entries the given way, and one closing what it opened."""
     if way == "none":
-        return (lambda body: None), (lambda: None)
+        return (lambda entries: _encode(entries)), (lambda: None)
     if way == "http.client":
         host, port = url.removeprefix("http://").split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=2.0)
 
-        def post(body: Body) -> object:
-            conn.request("POST", "/v1/records", body.payload, {"Content-Type": "application/json"})
+        def post(entries: list[Entry]) -> object:
+            payload = _encode(entries).payload
+            conn.request("POST", "/v1/records", payload, {"Content-Type": "application/json"})
             return conn.getresponse().read()
 
         return post, conn.close
     saved = _native.exchange
-    _native.exchange = saved if way == "transport, C" else None
+    _native.exchange = None if way == "transport, Python" else saved
     try:  # the transport reads _native.exchange when it is built
         histogram = Histogram("send_seconds", "s", ["outcome"], registry=CollectorRegistry())
         transport = Transport(CaptureSettings(url=url, service_name="gil"), histogram)
     finally:
         _native.exchange = saved
-    return (lambda body: transport.post(body, "/v1/records")), transport.close
+    if way != "transport, C, one call":
+        return (lambda entries: transport.post(_encode(entries), "/v1/records")), transport.close
+
+    def post_entries(entries: list[Entry]) -> object:  # as CaptureQueue._ship
+        done = transport.post_entries("gil", entries, "/v1/records")
+        return done or transport.post(_encode(entries), "/v1/records")
+
+    return post_entries, transport.close
+
+
+def _encode(entries: list[Entry]) -> Body:
+    return encode("gil", entries, time.time(), gzip=False)  # as to a loopback sidecar
 
 
 def _spin(way: str, encoder: str, url: str, cycles: int) -> Spin:
     """Run ``cycles`` cycles of the POSTing thread; what the spinning thread went through."""
-    rows = model_rows()
-    post, close = _poster(way, url)
+    cycle_rows = itertools.cycle(model_rows())
+    ship, close = _shipper(way, url)
     done = threading.Event()
     saved = _native.body
     _native.body = saved if encoder == "C" else None  # encode reads it per body
@@ -109,23 +127,13 @@ def _spin(way: str, encoder: str, url: str, cycles: int) -> Spin:
         os.sched_setaffinity(0, {BACKGROUND_CPU})
         try:
             for n in range(cycles):
-                time.sleep(0.1)
                 started = time.perf_counter()
-                entries = [
-                    (
-                        CALL,
-                        MODEL,
-                        VERSION,
-                        "champion",
-                        n * BATCH + i,
-                        started,
-                        None,
-                        rows[i % 256],
-                        0.5,
-                    )
-                    for i in range(BATCH)
+                entries: list[Entry] = [
+                    (CALL, MODEL, VERSION, "champion", n * BATCH + i, started, None, row, 0.5)
+                    for i, row in enumerate(islice(cycle_rows, BATCH))
                 ]
-                post(encode("gil", entries, time.time(), gzip=False))  # as to a loopback sidecar
+                time.sleep(0.1)  # the records are queued already when the shipper wakes
+                ship(entries)
         finally:
             done.set()
 
@@ -205,14 +213,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes = [
         f"{repetitions} repetitions of {cycles} cycles per way, the ways interleaved. A "
         f"thread spins in pure Python on CPU {CALLER_CPU}; another, on CPU {BACKGROUND_CPU} "
-        f"with a `driftline sidecar`, sleeps 0.1 s, encodes {BATCH} call records (not gzipped, "
-        "as by default to a loopback sidecar) and "
-        "POSTs them (none: does not). Counted: the spinning thread's voluntary context "
-        "switches per cycle; losing the GIL to the other thread and waiting to get it back "
-        "costs it about two, so `over none, Python` / 2 is about the GIL hand-overs the "
-        "encoder and the POST add. `stalls`: turns of the spinning loop (about 10 µs of work) "
-        f"that took over {STALL * 1e6:.0f} µs; `stalled`: the time those turns took, in all. "
-        "The medians are over the repetitions.",
+        f"with a `driftline sidecar`, builds {BATCH} call records, sleeps 0.1 s, encodes "
+        "them (not gzipped, as by default to a loopback sidecar) and POSTs them (none: does "
+        "not); `one call`: `Transport.post_entries`, both in one call without the GIL. "
+        "Counted: the spinning thread's voluntary context switches per cycle; losing the GIL "
+        "to the other thread and waiting to get it back costs it about two, so `over none, "
+        "Python` / 2 is about the GIL hand-overs the encoder and the POST add. `stalls`: "
+        "turns of the spinning loop (about 10 µs of work) that took over "
+        f"{STALL * 1e6:.0f} µs; `stalled`: the time those turns took, in all. The medians "
+        "are over the repetitions.",
         load_note(load_start, load_end),
     ]
     if not quick:
