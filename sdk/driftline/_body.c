@@ -7,8 +7,8 @@
  * body, plain call and row entries of one (model, version, role) with the same names
  * throughout, into C arrays while it holds the GIL (a fifth to a quarter of that time), then
  * writes the JSON with the GIL released, with yyjson (vendor/yyjson, MIT): the shortest
- * form of every double that reads back as the same double, as Python's repr and orjson
- * write it. encode_exchange() goes on, still without the GIL, to POST it on the kept-open
+ * digits of every double that read back as the same double, as Python's repr and orjson
+ * choose them (the exponent is spelt its own way: 1e22, 10000000000000000.0). encode_exchange() goes on, still without the GIL, to POST it on the kept-open
  * connection as _exchange.exchange() does (_http_io.h), so the shipper takes the GIL back
  * once after the write and the answer instead of once after each.
  *
@@ -167,6 +167,10 @@ read_names(Body *body, Side *side, PyObject *record)
     }
     side->width = PyDict_GET_SIZE(record);
     Py_ssize_t width = side->width > 0 ? side->width : 1;
+    if (width > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Cell) / body->rows) {
+        PyErr_NoMemory();
+        return READ_ERROR;
+    }
     side->keys = PyMem_New(PyObject *, width);
     side->names = PyMem_New(Text, width);
     side->floats = PyMem_New(int, width);
@@ -275,9 +279,13 @@ read_entry(Body *body, PyObject *entry, Py_ssize_t row, double wall, double perf
     if (!PyLong_CheckExact(item[0])) {
         return READ_OTHER;
     }
-    long kind = PyLong_AsLong(item[0]);
-    if (kind != CALL && kind != ROW) { /* a columns entry, or an error */
-        return PyErr_Occurred() ? READ_ERROR : READ_OTHER;
+    int overflow;
+    long kind = PyLong_AsLongAndOverflow(item[0], &overflow);
+    if (kind == -1 && PyErr_Occurred()) {
+        return READ_ERROR;
+    }
+    if (overflow || (kind != CALL && kind != ROW)) { /* a columns entry, or no entry at all */
+        return READ_OTHER;
     }
     Text *names[3] = {&body->model, &body->version, &body->role};
     for (int i = 0; i < 3; i++) {

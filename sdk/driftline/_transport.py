@@ -170,18 +170,22 @@ class Transport:
             return None
         head = self._head_of(path, gzipped=False)
         wall, perf = time.time(), time.perf_counter()
-        done = body_c.encode_exchange(
-            service,
-            wall,
-            entries,
-            wall,
-            perf,
-            format_id,
-            sock.fileno(),
-            head,
-            self._settings.timeout,
-            ANSWER_PREFETCH,
-        )
+        try:
+            done = body_c.encode_exchange(
+                service,
+                wall,
+                entries,
+                wall,
+                perf,
+                format_id,
+                sock.fileno(),
+                head,
+                self._settings.timeout,
+                ANSWER_PREFETCH,
+            )
+        except BaseException:  # out of memory, maybe after sending: the connection is unknown
+            self.close()
+            raise
         if done is None:
             return None
         payload, start, error, ready = done

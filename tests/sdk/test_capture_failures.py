@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from driftline import _transport
 from driftline._capture import CaptureQueue
 from driftline._transport import Transport
 from prometheus_client import CollectorRegistry
@@ -69,6 +70,7 @@ def test_a_body_posted_as_it_was_encoded_is_retried_whole(
         return done
 
     monkeypatch.setattr(Transport, "post_entries", counting)
+    monkeypatch.setattr(_transport, "KEEP_ALIVE_IDLE", 60.0)  # however slow the machine
     queue = make_queue(max_retries=2)
     submit(queue, "a")
     assert queue.flush(10.0)  # the first body opens the connection

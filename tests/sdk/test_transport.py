@@ -448,10 +448,11 @@ def _entries(n: int) -> list[Entry]:
 
 
 def test_entries_are_encoded_and_posted_in_one_call_on_a_kept_connection(
-    server: ConnectionLog, transport: Transport, path: str
+    server: ConnectionLog, transport: Transport, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After a first POST, plain entries go out through the C path (``_exchange`` built) as
     the Python path's document on the same connection, and come back as the body sent."""
+    monkeypatch.setattr(_transport, "KEEP_ALIVE_IDLE", 60.0)  # however slow the machine
     entries = _entries(20)
     transport.post(BODY, "/v1/records")
 
@@ -480,6 +481,7 @@ def test_entries_the_combined_post_cannot_take_are_left_to_encode_and_post(
 ) -> None:
     """Without a kept connection, with gzip on, for a body _body does not write, or without
     _body, post_entries sends nothing and returns None."""
+    monkeypatch.setattr(_transport, "KEEP_ALIVE_IDLE", 60.0)  # the connection is kept
     sender = _transport_to(server.url, compression="gzip" if case == "gzip" else "auto")
     if case != "no connection yet":
         sender.post(BODY, "/v1/records")
