@@ -189,6 +189,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ],
             ),
             _verdict(
+                "decorated ÷ bare, over healthy's",
+                [
+                    (timed[f].pct(q) / reference[f].pct(q)) / (healthy.pct(q) / healthy_ref.pct(q))
+                    for q in (50, 99)
+                    for f in faults
+                ],
+            ),
+            _verdict(
                 "the bare model itself",
                 [reference[f].pct(q) / healthy_ref.pct(q) for q in (50, 99) for f in faults],
             ),
@@ -249,7 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "calls that were neither, over the healthy state's; the bare model's show how much of "
         "a difference the machine makes when no thread of driftline's holds the call up.",
         f"Target: decorated p50 and p99 within {TOLERANCE:.0%} of the healthy state's. Against "
-        f"it (hung, down; p50 ratios, then p99): {verdicts}. `fault_path.py` measures the same "
+        f"it (hung, down; p50 ratios, then p99): {verdicts}. `decorated ÷ bare` takes out what "
+        "moves a worker process's model as a whole (its memory layout, say), since each worker "
+        "times its own bare model alongside. `fault_path.py` measures the same "
         "states one after another in one process, which includes the transitions but also "
         "the machine's drift between phases.",
         load_note(load_start, load_end),
