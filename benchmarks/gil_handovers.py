@@ -53,7 +53,15 @@ from driftline import _native
 from driftline._capture_settings import CaptureSettings
 from driftline._transport import Transport
 from driftline._wire import CALL, Body, Entry, encode
-from fault_path import BACKGROUND_CPU, CALLER_CPU, MODEL, VERSION, _write_config, model_rows
+from fault_path import (
+    BACKGROUND_CPU,
+    CALLER_CPU,
+    MODEL,
+    VERSION,
+    _on_cpu,
+    _write_config,
+    model_rows,
+)
 from prometheus_client import CollectorRegistry, Histogram
 
 BATCH = 500
@@ -173,16 +181,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         port = free_port()
         _write_config(directory, port)
         sidecar = SidecarProcess(directory, port)
-        before = os.sched_getaffinity(0)
         try:
-            os.sched_setaffinity(0, {BACKGROUND_CPU})
-            sidecar.start()
-            os.sched_setaffinity(0, {CALLER_CPU})
-            for _ in range(repetitions):
-                for way in WAYS:  # interleaved, so each way sees the same machine
-                    results[way].append(_spin(*way, sidecar.url, cycles))
+            with _on_cpu(BACKGROUND_CPU):
+                sidecar.start()
+            with _on_cpu(CALLER_CPU):
+                for _ in range(repetitions):
+                    for way in WAYS:  # interleaved, so each way sees the same machine
+                        results[way].append(_spin(*way, sidecar.url, cycles))
         finally:
-            os.sched_setaffinity(0, before)
             sidecar.stop()
     load_end = os.getloadavg()
     baseline = float(np.median([spin.switches for spin in results["none", "Python"]]))

@@ -158,6 +158,27 @@ read_cell(Body *body, PyObject *value, Cell *cell, int *seen)
     return READ_OK;
 }
 
+/* Room for `width` columns of the body's rows, no float seen in any yet. */
+static int
+new_side(Body *body, Side *side, Py_ssize_t width)
+{
+    Py_ssize_t room = width > 0 ? width : 1;
+    side->width = width;
+    if (room > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Cell) / body->rows) {
+        PyErr_NoMemory();
+        return READ_ERROR;
+    }
+    side->keys = PyMem_New(PyObject *, room);
+    side->names = PyMem_New(Text, room);
+    side->floats = PyMem_Calloc((size_t)room, sizeof(int));
+    side->cells = PyMem_New(Cell, room * body->rows);
+    if (!side->keys || !side->names || !side->floats || !side->cells) {
+        PyErr_NoMemory();
+        return READ_ERROR;
+    }
+    return READ_OK;
+}
+
 /* The first record's names: every key of the dict, held, in its order. */
 static int
 read_names(Body *body, Side *side, PyObject *record)
@@ -165,18 +186,7 @@ read_names(Body *body, Side *side, PyObject *record)
     if (!PyDict_CheckExact(record)) {
         return READ_OTHER;
     }
-    side->width = PyDict_GET_SIZE(record);
-    Py_ssize_t width = side->width > 0 ? side->width : 1;
-    if (width > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Cell) / body->rows) {
-        PyErr_NoMemory();
-        return READ_ERROR;
-    }
-    side->keys = PyMem_New(PyObject *, width);
-    side->names = PyMem_New(Text, width);
-    side->floats = PyMem_New(int, width);
-    side->cells = PyMem_New(Cell, width * body->rows);
-    if (!side->keys || !side->names || !side->floats || !side->cells) {
-        PyErr_NoMemory();
+    if (new_side(body, side, PyDict_GET_SIZE(record)) != READ_OK) {
         return READ_ERROR;
     }
     Py_ssize_t position = 0, column = 0;
@@ -187,7 +197,6 @@ read_names(Body *body, Side *side, PyObject *record)
             return read;
         }
         side->keys[column] = key;
-        side->floats[column] = 0;
         column++;
     }
     return READ_OK;
@@ -235,18 +244,11 @@ read_bare_output(Body *body, PyObject *prediction, Py_ssize_t row)
 {
     Side *side = &body->outputs;
     if (row == 0) {
-        side->width = 1;
-        side->keys = PyMem_New(PyObject *, 1);
-        side->names = PyMem_New(Text, 1);
-        side->floats = PyMem_New(int, 1);
-        side->cells = PyMem_New(Cell, body->rows);
-        if (!side->keys || !side->names || !side->floats || !side->cells) {
-            PyErr_NoMemory();
+        if (new_side(body, side, 1) != READ_OK) {
             return READ_ERROR;
         }
         side->keys[0] = VALUE_NAME;
         side->names[0] = VALUE;
-        side->floats[0] = 0;
     }
     else if (side->width != 1 || !same_text(side->keys[0], VALUE_NAME)) {
         return READ_OTHER;

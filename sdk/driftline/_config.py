@@ -153,7 +153,7 @@ def _check_url(value: object) -> str | None:
         port = parts.port  # urlsplit checks the port only when it is read
         host = parts.hostname.encode("idna").decode("ascii")
     except (ValueError, UnicodeError):
-        return "must be a URL with a valid host name and a port number from 1 to 65535"
+        port, host = 0, ""
     if port == 0 or not _header_safe(host):
         return "must be a URL with a valid host name and a port number from 1 to 65535"
     if not _header_safe(parts.path):

@@ -464,6 +464,7 @@ def test_entries_are_encoded_and_posted_in_one_call_on_a_kept_connection(
     assert done is not None
     body, answer = done
     line, headers, sent = server.requests[1]
+    monkeypatch.setattr(_native, "body", None)  # the expected document from the Python path
     expected = json.loads(encode("svc", entries, 0.0, gzip=False).payload)
     assert (answer, line, sent, headers["Content-Length"]) == (
         ("success", 0),
