@@ -8,9 +8,12 @@
  * throughout, into C arrays while it holds the GIL (a fifth to a quarter of that time), then
  * writes the JSON with the GIL released, with yyjson (vendor/yyjson, MIT): the shortest
  * digits of every double that read back as the same double, as Python's repr and orjson
- * choose them (the exponent is spelt its own way: 1e22, 10000000000000000.0). encode_exchange() goes on, still without the GIL, to POST it on the kept-open
- * connection as _exchange.exchange() does (_http_io.h), so the shipper takes the GIL back
- * once after the write and the answer instead of once after each.
+ * choose them (the exponent is spelt its own way: 1e22, 10000000000000000.0).
+ *
+ * encode_exchange() goes on, still without the GIL, to POST it on the kept-open connection
+ * as _exchange.exchange() does (_http_io.h) and, after a whole 2xx answer, to wait for the
+ * shipper's next wake-up on its eventfd (_wake.Wake). So the shipper takes the GIL back once
+ * per body: when it wakes, to read the answer, count it and take and read the next body.
  *
  * Anything else returns None and takes the Python path, which gives the same document for
  * what this accepts: a columns entry, a name or a value of any type but the exact str,
@@ -574,6 +577,16 @@ write_request(const Body *body, const char *head, size_t head_size, size_t *size
     return request;
 }
 
+/* True when the `got` bytes of `buf` are one whole 2xx answer: nothing is left to read or
+ * to retry, so the shipper may wait for its next body before it takes the GIL back. */
+static int
+whole_success(const char *buf, Py_ssize_t got)
+{
+    const char *code = memchr(buf, ' ', (size_t)got);
+    return answer_length(buf, got) == got && code != NULL && buf + got - code > 3 &&
+           code[1] == '2';
+}
+
 static PyObject *
 encode_exchange(PyObject *module, PyObject *args)
 {
@@ -582,8 +595,11 @@ encode_exchange(PyObject *module, PyObject *args)
     int fd;
     Py_buffer head;
     Py_ssize_t limit;
-    if (!PyArg_ParseTuple(args, "UdOddOiy*dn:encode_exchange", &service, &sent_at, &sequence,
-                          &wall, &perf, &format_id, &fd, &head, &timeout, &limit)) {
+    int wake = -1;
+    double linger = 0.0;
+    if (!PyArg_ParseTuple(args, "UdOddOiy*dn|id:encode_exchange", &service, &sent_at,
+                          &sequence, &wall, &perf, &format_id, &fd, &head, &timeout, &limit,
+                          &wake, &linger)) {
         return NULL;
     }
     if (fd < 0 || !(timeout > 0) || limit < 1) {
@@ -609,6 +625,7 @@ encode_exchange(PyObject *module, PyObject *args)
         Py_ssize_t got = 0;
         int error = 0;
         double ready = 0.0; /* seconds from the call to the first byte sent */
+        double lingered = -1.0;
         char *buf = PyBytes_AS_STRING(answer);
         Py_BEGIN_ALLOW_THREADS
         request = write_request(&body, head.buf, (size_t)head.len, &size, &json_at);
@@ -617,6 +634,11 @@ encode_exchange(PyObject *module, PyObject *args)
             ready = sending - called;
             error = send_and_read(fd, request, (Py_ssize_t)size, buf, limit, sending + timeout,
                                   &got);
+            if (error == 0 && wake >= 0 && linger > 0 && whole_success(buf, got)) {
+                double answered = monotonic();
+                (void)wait_for(wake, POLLIN, answered + linger); /* woken, or the time is up */
+                lingered = monotonic() - answered;
+            }
         }
         Py_END_ALLOW_THREADS
         if (request == NULL) {
@@ -626,7 +648,7 @@ encode_exchange(PyObject *module, PyObject *args)
             payload = PyBytes_FromStringAndSize(request + json_at, (Py_ssize_t)(size - json_at));
             free(request);
             if (payload != NULL && _PyBytes_Resize(&answer, got) == 0) {
-                result = Py_BuildValue("(NOid)", payload, answer, error, ready);
+                result = Py_BuildValue("(NOidd)", payload, answer, error, ready, lingered);
                 payload = NULL; /* Py_BuildValue took it, or freed it on failure */
             }
         }
@@ -651,12 +673,15 @@ static PyMethodDef body_functions[] = {
                "together; format_id(number, start) formats a call entry's id.")},
     {"encode_exchange", encode_exchange, METH_VARARGS,
      PyDoc_STR("encode_exchange(service, sent_at, entries, wall, perf, format_id, fd, head, "
-               "timeout, limit, /) -> (bytes, bytes, int, float) | None: encode_batch's "
-               "document, sent as the body of the request head + Content-Length on the "
-               "connected socket fd, and at most limit bytes of the answer read, all in one "
-               "release of the GIL, as _exchange.exchange does; returns (the JSON, the "
-               "answer's start, 0 or the errno of a socket error or ETIMEDOUT, the seconds "
-               "from the call to the sending), or None as encode_batch.")},
+               "timeout, limit, wake=-1, linger=0.0, /) -> (bytes, bytes, int, float, float) | "
+               "None: encode_batch's document, sent as the body of the request head + "
+               "Content-Length on the connected socket fd, and at most limit bytes of the "
+               "answer read, all in one release of the GIL, as _exchange.exchange does. When "
+               "the answer is a whole 2xx one and wake is a file descriptor, it then waits, "
+               "still without the GIL, until wake is readable or linger seconds pass. Returns "
+               "(the JSON, the answer's start, 0 or the errno of a socket error or ETIMEDOUT, "
+               "the seconds from the call to the sending, the seconds waited on wake or -1.0 "
+               "when it did not wait), or None as encode_batch.")},
     {NULL},
 };
 

@@ -22,5 +22,7 @@ def encode_exchange(
     head: bytes,
     timeout: float,
     limit: int,
+    wake: int = -1,
+    linger: float = 0.0,
     /,
-) -> tuple[bytes, bytes, int, float] | None: ...
+) -> tuple[bytes, bytes, int, float, float] | None: ...

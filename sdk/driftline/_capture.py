@@ -39,6 +39,7 @@ from ._capture_settings import DROP_REASONS, SEND_OUTCOMES, CaptureSettings, Cap
 from ._counts import taken
 from ._outcomes import OutcomeBuffer, outcome_metrics_for
 from ._transport import Outcome, Transport
+from ._wake import Wake, new_wake
 from ._wire import (
     CALL,
     ROW,
@@ -99,7 +100,7 @@ class CaptureQueue:
         self._reserve = self._slots.pop
         # The shipper is woken when the free slots fall to this (a full batch is waiting).
         self._wake_at = max(0, self._capacity - self._batch_size)
-        self._wake = threading.Event()
+        self._wake = new_wake()
         self._stop = threading.Event()
         self._outcomes = OutcomeBuffer(self._capacity, self._batch_size, self._wake)
         self._thread: threading.Thread | None = None
@@ -346,18 +347,22 @@ class CaptureQueue:
     # -- the shipper thread --------------------------------------------------------------------
 
     def _run(self) -> None:
+        waited = False
         try:
             while True:
-                with self._lock:
-                    idle = len(self._slots) > self._wake_at and self._taken >= self._urgent
-                if idle and self._outcomes.idle() and not self._stop.is_set():
+                if not waited and self._idle():
                     self._wake.wait(self._settings.flush_interval)
                 self._wake.clear()
                 if self._stop.is_set():
                     return
                 entries, rows = self._take()
+                waited = False
                 if rows:
-                    self._finish(rows, self._ship(entries, rows))
+                    # Idle after this take, and no flush waits for these records: the
+                    # POST may wait for the next wake-up itself.
+                    linger = self._settings.flush_interval if self._idle() else 0.0
+                    outcome, waited = self._ship(entries, rows, linger)
+                    self._finish(rows, outcome)
                 outcomes = self._outcomes.take(self._batch_size)
                 if outcomes:
                     self._outcomes.finish(len(outcomes), *self._ship_outcomes(outcomes))
@@ -365,6 +370,16 @@ class CaptureQueue:
                     self._transport.close_if_idle()
         finally:
             self._transport.close()
+
+    def _idle(self) -> bool:
+        """True when the shipper may wait: no full batch, flush or close is pending.
+
+        A flush waits for records queued or in flight (taken, not yet resolved):
+        it wakes the shipper once, so the shipper must not wait on its account.
+        """
+        with self._lock:
+            idle = len(self._slots) > self._wake_at and self._resolved >= self._urgent
+        return idle and self._outcomes.idle() and not self._stop.is_set()
 
     def _take(self) -> tuple[list[Entry], int]:
         """Remove up to ``batch_size`` records from the front of the queue."""
@@ -394,32 +409,36 @@ class CaptureQueue:
             self._in_flight = rows
         return entries, rows
 
-    def _ship(self, entries: list[Entry], rows: int) -> Outcome:
+    def _ship(self, entries: list[Entry], rows: int, linger: float = 0.0) -> tuple[Outcome, bool]:
         """Encode and send ``entries``; a body the sidecar finds too large goes again in halves.
 
         The first POST of a plain body is made as it is encoded, in one release of
-        the GIL, where the extensions allow (``Transport.post_entries``).
+        the GIL, where the extensions allow (``Transport.post_entries``); after a
+        2xx answer that call waits up to ``linger`` seconds for the next wake-up,
+        still without the GIL. Returns the outcome and whether it so waited.
         """
         service = self._settings.service_name
         answered = None
+        waited = False
+        wake = self._wake.fileno() if isinstance(self._wake, Wake) else -1
         try:
-            sent = self._transport.post_entries(service, entries, self._path)
+            sent = self._transport.post_entries(service, entries, self._path, wake, linger)
             if sent is None:
                 body = encode(service, entries, time.time(), gzip=self._gzip)
             else:
-                body, answered = sent
+                body, answered, waited = sent
         except Exception:  # a bug in the encoder must not stop the thread
-            return Outcome(encode_error=rows)
+            return Outcome(encode_error=rows), False
         if not body.records:
-            return Outcome(encode_error=body.encode_errors)
+            return Outcome(encode_error=body.encode_errors), waited
         outcome = self._transport.send(body, self._path, self._stop, answered)
         if not outcome.too_large or rows < 2:
-            return outcome
+            return outcome, waited
         # Over the sidecar's max_body_bytes (wide records): only a single record too
         # large for it is rejected. Each half is encoded afresh and counts its own errors.
         half = rows // 2
         first, second = split_rows(entries, half)
-        return self._ship(first, half) + self._ship(second, rows - half)
+        return self._ship(first, half)[0] + self._ship(second, rows - half)[0], False
 
     def _ship_outcomes(
         self, outcomes: list[tuple[str, JsonScalar, float]]

@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 
 from . import _runtime
 from ._logging import warn_rate_limited
+from ._wake import WakeLike
 from ._wire import JsonScalar, cell
 
 __all__ = [
@@ -107,7 +108,7 @@ def _actual(value: object) -> JsonScalar:
 class OutcomeBuffer:
     """The capture queue's outcomes: a bounded deque and the counts of what became of them."""
 
-    def __init__(self, capacity: int, batch_size: int, wake: threading.Event) -> None:
+    def __init__(self, capacity: int, batch_size: int, wake: WakeLike) -> None:
         self._capacity = capacity
         self._wake = wake
         self._lock = threading.Lock()

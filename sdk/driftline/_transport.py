@@ -151,16 +151,25 @@ class Transport:
         return self._outcome(body, started, lambda: self._exchanged(self._connection(), request))
 
     def post_entries(
-        self, service: str, entries: Sequence[Entry], path: str
-    ) -> tuple[Body, tuple[str, int]] | None:
-        """Encode ``entries`` and POST them in one release of the GIL; the body and ``post``'s
-        answer for it, or None when they must be encoded and POSTed as usual.
+        self,
+        service: str,
+        entries: Sequence[Entry],
+        path: str,
+        wake: int = -1,
+        linger: float = 0.0,
+    ) -> tuple[Body, tuple[str, int], bool] | None:
+        """Encode ``entries`` and POST them in one release of the GIL; the body, ``post``'s
+        answer for it and whether the call waited on ``wake``, or None when they must be
+        encoded and POSTed as usual.
 
         For a plain body (``_body`` takes it) in plain JSON to an ``http://``
         sidecar, on the connection kept open from the last POST: the shipper
         then takes the GIL back once per body fewer than with ``encode`` and
-        ``post``. The body comes back for the retries. Without an open
-        connection (the first body, or after an error) ``post`` connects.
+        ``post``. After a whole 2xx answer, with ``wake`` a file descriptor
+        (``_wake.Wake``), the call waits until it is readable or ``linger``
+        seconds pass before it takes the GIL back: once fewer again. The body
+        comes back for the retries. Without an open connection (the first
+        body, or after an error) ``post`` connects.
         """
         body_c = _native.body
         if body_c is None or self._exchange is None or self._settings.gzip:
@@ -182,21 +191,33 @@ class Transport:
                 head,
                 self._settings.timeout,
                 ANSWER_PREFETCH,
+                wake,
+                linger,
             )
         except BaseException:  # out of memory, maybe after sending: the connection is unknown
             self.close()
             raise
         if done is None:
             return None
-        payload, start, error, ready = done
+        payload, start, error, ready, lingered = done
         body = Body(payload, False, len(entries), 0)
-        # The send duration counts from the sending, after the encoding, as for post().
-        return body, self._outcome(body, perf + ready, partial(self._answered, sock, start, error))
+        waited = lingered >= 0
+        # The send duration counts from the sending, after the encoding, as for post(), to
+        # the answer, before the wait for the wake-up.
+        exchange = partial(self._answered, sock, start, error)
+        return body, self._outcome(body, perf + ready, exchange, max(lingered, 0.0)), waited
 
     def _outcome(
-        self, body: Body, started: float, exchange: Callable[[], tuple[int, bytes, bool]]
+        self,
+        body: Body,
+        started: float,
+        exchange: Callable[[], tuple[int, bytes, bool]],
+        lingered: float = 0.0,
     ) -> tuple[str, int]:
-        """Run ``exchange``, keep or close the connection, time it; the outcome and rejected."""
+        """Run ``exchange``, keep or close the connection, time it; the outcome and rejected.
+
+        ``lingered``: seconds the exchange waited after the answer, not counted.
+        """
         keep = False
         try:
             status, answer, keep = exchange()
@@ -205,7 +226,7 @@ class Transport:
             status, answer = 0, b""
         finally:
             if keep:
-                self._idle_since = time.monotonic()
+                self._idle_since = time.monotonic() - lingered
             else:
                 self.close()
         if status == 0:
@@ -216,7 +237,7 @@ class Transport:
             outcome = "client_error"
         else:  # 5xx, and 1xx/3xx that a POST to the sidecar never expects: worth a retry
             outcome = "server_error"
-        self._send_duration.labels(outcome).observe(time.perf_counter() - started)
+        self._send_duration.labels(outcome).observe(time.perf_counter() - started - lingered)
         if status == 413:
             return "too_large", 0
         rejected = _rejected_count(answer, body.records) if outcome == "success" else 0

@@ -15,6 +15,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,7 @@ import pytest
 from driftline import _exchange, _native, _transport
 from driftline._capture import CaptureQueue, CaptureSettings
 from driftline._transport import Transport
+from driftline._wake import Wake
 from driftline._wire import ROW, Body, Entry, encode
 from hypothesis import given
 from hypothesis import strategies as st
@@ -462,7 +464,7 @@ def test_entries_are_encoded_and_posted_in_one_call_on_a_kept_connection(
         assert done is None
         return
     assert done is not None
-    body, answer = done
+    body, answer, waited = done
     line, headers, sent = server.requests[1]
     monkeypatch.setattr(_native, "body", None)  # the expected document from the Python path
     expected = json.loads(encode("svc", entries, 0.0, gzip=False).payload)
@@ -473,7 +475,7 @@ def test_entries_are_encoded_and_posted_in_one_call_on_a_kept_connection(
         str(len(body.payload)),
     )
     assert {**json.loads(sent), "sent_at": 0.0} == expected
-    assert (body.records, len(set(server.ports))) == (20, 1)
+    assert (body.records, len(set(server.ports)), waited) == (20, 1, False)
 
 
 @pytest.mark.parametrize("case", ["no connection yet", "gzip", "a columns entry", "no _body"])
@@ -521,6 +523,121 @@ def test_a_combined_post_without_an_answer_is_a_connection_error_with_its_body()
         thread.join(timeout=10.0)
 
     assert done is not None
-    body, answer = done
-    assert (first, answer) == (("success", 0), ("connection_error", 0))
+    body, answer, waited = done
+    assert (first, answer, waited) == (("success", 0), ("connection_error", 0), False)
     assert json.loads(body.payload)["batches"][0]["ids"] == [f"id-{i}" for i in range(5)]
+
+
+def _send_seconds() -> Histogram:
+    return Histogram("send_seconds", "s", ["outcome"], registry=CollectorRegistry())
+
+
+def test_after_a_whole_2xx_answer_the_combined_post_waits_for_the_wake_up(
+    server: ConnectionLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a wake-up given, post_entries returns only once it is set, and says it waited;
+    the send duration and the connection's idle time leave the wait out."""
+    monkeypatch.setattr(_transport, "KEEP_ALIVE_IDLE", 60.0)  # the connection is kept
+    monkeypatch.setattr(_native, "exchange", _exchange)
+    histogram = _send_seconds()
+    sender = Transport(CaptureSettings(url=server.url, service_name="svc"), histogram)
+    sender.post(BODY, "/v1/records")
+    first = histogram.labels("success")._sum.get()
+    wake = Wake()
+    done: list[object] = []
+    poster = threading.Thread(
+        target=lambda: done.append(
+            sender.post_entries("svc", _entries(4), "/v1/records", wake.fileno(), 60.0)
+        )
+    )
+    poster.start()
+    with server.changed:
+        assert server.changed.wait_for(lambda: len(server.requests) == 2, timeout=10.0)
+    posted_at = time.monotonic()  # the POST was sent before this
+    poster.join(timeout=0.5)  # answered by now: a call that did not wait would be back
+    waiting = poster.is_alive()
+    woken_at = time.monotonic()
+    wake.set()
+    poster.join(timeout=10.0)
+    sender.close()
+    wake.close()
+
+    (sent,) = done
+    assert sent is not None
+    _, answer, waited = cast(tuple[Body, tuple[str, int], bool], sent)
+    seconds = histogram.labels("success")._sum.get() - first
+    assert (waiting, answer, waited) == (True, ("success", 0), True)
+    # Counting the wait, the POST would have taken longer than from posted_at to woken_at;
+    # and the connection has been idle since the answer, not since the wake-up.
+    assert (seconds < woken_at - posted_at, sender._idle_since < woken_at) == (True, True)
+
+
+@pytest.mark.parametrize("status", [500, 404])
+def test_the_combined_post_does_not_wait_after_an_answer_it_must_act_on(status: int) -> None:
+    """After a 5xx (retried) or a 4xx (counted) answer, post_entries returns at once, not
+    after the wait for the wake-up (here an hour: a call that waited would hang the test)."""
+    with socket.create_server((LOOPBACK, 0)) as listener:
+        port = listener.getsockname()[1]
+        reason = http.client.responses[status].encode("ascii")
+
+        def answer_twice() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65_536)  # BODY's request, whole
+                conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}")
+                conn.recv(65_536)
+                conn.sendall(b"HTTP/1.1 %d %s\r\nContent-Length: 2\r\n\r\n{}" % (status, reason))
+                while conn.recv(65_536):
+                    pass
+
+        thread = threading.Thread(target=answer_twice)
+        thread.start()
+        wake = Wake()
+        sender = _transport_to(f"http://{LOOPBACK}:{port}")
+        first = sender.post(BODY, "/v1/records")
+        done = sender.post_entries("svc", _entries(5), "/v1/records", wake.fileno(), 3600.0)
+        sender.close()
+        wake.close()
+        thread.join(timeout=10.0)
+
+    assert done is not None
+    _, answer, waited = done
+    expected = "server_error" if status == 500 else "client_error"
+    assert (first, answer, waited) == (("success", 0), (expected, 0), False)
+
+
+def test_a_shipper_waiting_inside_the_combined_post_is_woken_by_submit_flush_and_close(
+    server: ConnectionLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a flush interval of an hour, the shipper that waits after a combined POST is
+    woken by a full batch (of one), by a flush and by close, which stops it; all is sent."""
+    monkeypatch.setattr(_transport, "KEEP_ALIVE_IDLE", 60.0)  # the connection is kept
+    monkeypatch.setattr(_native, "exchange", _exchange)
+    waits = []
+    post_entries = Transport.post_entries
+
+    def noting(self: Transport, *args: Any) -> Any:
+        done = post_entries(self, *args)
+        waits.append(None if done is None else done[2])
+        return done
+
+    monkeypatch.setattr(Transport, "post_entries", noting)
+    settings = CaptureSettings(
+        url=server.url, service_name="svc", flush_interval=3600, batch_size=1
+    )
+    queue = CaptureQueue(settings)
+    queue.start()
+    flushed = []
+    for i in range(3):
+        queue.submit_row("churn", "1", "champion", f"id-{i}", 1.0, None, {"x": i}, {})
+        with server.changed:  # POSTed: the shipper is reading the answer, or waiting
+            server.changed.wait_for(lambda n=i + 1: len(server.requests) == n, timeout=10.0)
+        if i == 0:
+            flushed.append(queue.flush(10.0))  # the first body opens the connection
+    flushed.append(queue.flush(10.0))
+    thread = queue._thread
+    queue.close(10.0)
+
+    assert thread is not None
+    assert (flushed, waits, thread.is_alive()) == ([True] * 2, [None, True, True], False)
+    assert queue._counts()[1] == 3
