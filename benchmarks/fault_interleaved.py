@@ -5,7 +5,7 @@ this shared machine the speed of the machine moves between phases by as much as
 the 5 % the target allows (the bare model, which driftline does not wrap, moves
 with it). Here three worker processes run at once, each with the same
 ``@driftline.monitor`` model (fault_path's numpy network, about 300 µs a call) and
-capture on, each against one sidecar state for the whole run:
+capture on, each against one sidecar state at a time:
 
 - healthy: a ``driftline sidecar`` process answering;
 - hung: a second sidecar process, SIGSTOPped after the workers started (the port
@@ -17,13 +17,17 @@ The workers take turns: the coordinator tells one worker to call for a slice of
 rotating each round, so all three states see the same machine within a second of
 each other. A worker that is not calling waits on a pipe while its shipper and
 log threads carry on (the healthy one sending its last records, the hung one
-waiting on its POST, the down one retrying). As in fault_path, each decorated
+waiting on its POST, the down one retrying). The states move on from worker to
+worker ``--segments`` times (6: every 16 rounds), each worker shutting
+driftline down and configuring it anew for its next state, so each process
+serves each state for as long: a process whose model runs faster or slower as a
+whole (its memory layout, say) then weighs on every state alike. As in fault_path, each decorated
 call alternates with a call of the bare model on the same row, and with
 ``--pin`` (the default on 2+ cores) the calling threads run on CPU 0, the
 shipper threads and the sidecars on CPU 1.
 
     .venv/bin/python benchmarks/fault_interleaved.py           # 96 rounds of 3 x 0.5 s
-    .venv/bin/python benchmarks/fault_interleaved.py --quick   # 24 rounds, not written
+    .venv/bin/python benchmarks/fault_interleaved.py --quick   # 24 rounds, 3 segments, not written
 """
 
 from __future__ import annotations
@@ -63,34 +67,61 @@ from fault_path import (
 )
 
 
-def _worker(url: str, layers: int, pin: bool, conn: Connection) -> None:
-    """One sidecar state's process: call when told, send the timings back, then the counters."""
+def _worker(layers: int, pin: bool, conn: Connection) -> None:
+    """A worker process: serve the sidecar state it is told, call when told, send back timings.
+
+    Messages: a URL (shut driftline down, answer its counters since the last URL, or None,
+    and configure it anew for that sidecar, its threads started on the background CPU); a
+    number of seconds (call for that long, answer the timings); None (shut down, answer the
+    counters, end).
+    """
     import driftline
     from prometheus_client import CollectorRegistry
 
     rows = model_rows()
-    registry = CollectorRegistry()
+    registry: CollectorRegistry | None = None
+
+    def counters() -> dict[str, float] | None:
+        driftline.shutdown(timeout=0.5)  # a hung state's records in flight count as shutdown
+        return None if registry is None else _counters(registry)
+
     with open(os.devnull, "w") as devnull:
-        with _on_cpu(BACKGROUND_CPU if pin else None):  # the shipper starts here, keeps CPU 1
-            driftline.configure(
-                service_name="fault-bench",
-                sidecar_url=url,
-                registry=registry,
-                log_output=devnull,
-            )
-        if pin:
-            os.sched_setaffinity(0, {CALLER_CPU})
         bare = _make_model(layers)
         decorated = driftline.monitor(model=MODEL, version=VERSION)(bare)
-        conn.send("ready")
         while True:
-            seconds = conn.recv()
-            if seconds is None:
+            message = conn.recv()
+            if message is None:
                 break
-            dec, ref = _phase(decorated, bare, rows, seconds)
-            conn.send((dec, ref))
-        conn.send(_counters(registry))
-        driftline.shutdown(timeout=1.0)
+            if isinstance(message, str):
+                counts = counters()
+                registry = CollectorRegistry()
+                with _on_cpu(BACKGROUND_CPU if pin else None):  # the threads keep CPU 1
+                    driftline.configure(
+                        service_name="fault-bench",
+                        sidecar_url=message,
+                        registry=registry,
+                        log_output=devnull,
+                    )
+                if pin:
+                    os.sched_setaffinity(0, {CALLER_CPU})
+                conn.send(counts)
+                continue
+            conn.send(_phase(decorated, bare, rows, message))
+        conn.send(counters())
+
+
+WORKERS = ("a", "b", "c")
+
+
+def _add_counts(
+    counters: dict[str, dict[str, float]], phase: str | None, counts: dict[str, float] | None
+) -> None:
+    """Add a worker's counters for the segment it just ended to its state's."""
+    if phase is None or counts is None:
+        return
+    total = counters.setdefault(phase, {})
+    for key, value in counts.items():
+        total[key] = total.get(key, 0.0) + value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,11 +129,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="24 rounds, not written")
     parser.add_argument("--rounds", type=int, default=None, help="default 96 (quick 24)")
     parser.add_argument("--slice-seconds", type=float, default=0.5, help="default 0.5")
+    parser.add_argument(
+        "--segments", type=int, default=None, help="state rotations, default 6 (quick 3)"
+    )
     add_pin_option(parser, "callers on CPU 0, shippers and sidecars on CPU 1 (default on 2+ cores)")
     parser.add_argument("--output", default="fault_interleaved", help="results name or .md path")
     args = parser.parse_args(argv)
     quick = is_quick()
     rounds = args.rounds or (24 if quick else 96)
+    segments = args.segments or (3 if quick else 6)
+    if segments % 3 or segments > rounds:
+        parser.error("--segments: a multiple of 3, at most --rounds")
     background = BACKGROUND_CPU if args.pin else None
 
     rows = model_rows()
@@ -116,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="driftline-interleaved-") as tmp:
         sidecars: dict[str, SidecarProcess] = {}
         urls: dict[str, str] = {"down": f"http://127.0.0.1:{free_port()}"}
-        workers: dict[str, tuple[Any, Connection]] = {}
+        workers: dict[str, tuple[Any, Connection]] = {}  # by worker name
         try:
             for phase in ("healthy", "hung"):
                 directory = Path(tmp) / phase
@@ -127,24 +164,32 @@ def main(argv: Sequence[str] | None = None) -> int:
                 with _on_cpu(background):
                     sidecars[phase].start()
                 urls[phase] = f"http://127.0.0.1:{port}"
-            for phase in PHASES:
+            for name in WORKERS:
                 parent, child = context.Pipe()
                 process = context.Process(
-                    target=_worker, args=(urls[phase], layers, args.pin, child), daemon=True
+                    target=_worker, args=(layers, args.pin, child), daemon=True
                 )
                 process.start()
-                workers[phase] = (process, parent)
-            for _, conn in workers.values():
-                if conn.recv() != "ready":
-                    raise SystemExit("a worker did not start")
+                workers[name] = (process, parent)
             sidecars["hung"].hang()
-            for phase in PHASES:  # warm-up, untimed; the hung worker's first POST starts waiting
-                workers[phase][1].send(0.5)
-                workers[phase][1].recv()
+            serving: dict[str, str] = {}  # worker: the state it serves
+            per_segment = max(1, rounds // segments)
             for turn in range(rounds):
+                if turn % per_segment == 0 and turn // per_segment < segments:
+                    # Each worker to the next state, so each process serves each state alike.
+                    segment = turn // per_segment
+                    for w, name in enumerate(WORKERS):
+                        conn = workers[name][1]
+                        conn.send(urls[PHASES[(w + segment) % 3]])
+                        _add_counts(counters, serving.get(name), conn.recv())
+                        serving[name] = PHASES[(w + segment) % 3]
+                    for name in WORKERS:  # warm-up, untimed; a hung state's POST starts waiting
+                        workers[name][1].send(0.5)
+                        workers[name][1].recv()
+                by_state = {phase: name for name, phase in serving.items()}
                 order = PHASES[turn % 3 :] + PHASES[: turn % 3]
                 for phase in order:
-                    conn = workers[phase][1]
+                    conn = workers[by_state[phase]][1]
                     conn.send(args.slice_seconds)
                     dec, ref = conn.recv()
                     timed[phase].extend(dec)
@@ -159,9 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         ),
                         flush=True,
                     )
-            for phase in PHASES:
-                workers[phase][1].send(None)
-                counters[phase] = workers[phase][1].recv()
+            for name in WORKERS:
+                workers[name][1].send(None)
+                _add_counts(counters, serving.get(name), workers[name][1].recv())
         finally:
             for process, conn in workers.values():
                 process.join(timeout=10.0)
@@ -240,7 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else "Not pinned."
     )
     notes = [
-        f"Three worker processes at once, one per sidecar state for the whole run, each with "
+        f"Three worker processes at once, one per sidecar state, the states moving on from "
+        f"worker to worker {segments} times (each process serves each state {segments // 3} "
+        "times; at each move driftline is shut down and configured anew, then every worker "
+        "calls for 0.5 s untimed), each with "
         f"fault_path's model ({NUMERIC} float features through {layers} hidden tanh layers of "
         "64 units), capture on with the default settings, metrics on, tracing off, 1 % of "
         "calls logged to /dev/null. healthy: a `driftline sidecar` answering; hung: a second "
@@ -259,7 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Target: decorated p50 and p99 within {TOLERANCE:.0%} of the healthy state's. Against "
         f"it (hung, down; p50 ratios, then p99): {verdicts}. `decorated ÷ bare` takes out what "
         "moves a worker process's model as a whole (its memory layout, say), since each worker "
-        "times its own bare model alongside. `fault_path.py` measures the same "
+        "times its own bare model alongside; the rotation of the states spreads it over the "
+        "three states. `fault_path.py` measures the same "
         "states one after another in one process, which includes the transitions but also "
         "the machine's drift between phases.",
         load_note(load_start, load_end),

@@ -19,8 +19,11 @@ POSTs:
 - transport, Python: ``driftline._transport.Transport`` without ``_exchange``;
 - transport, C: with it (the default where the extension is built);
 - transport, C, one call: ``Transport.post_entries``, the encoding and the
-  POST in one call without the GIL (the shipper's default on a kept-open
-  connection to a loopback sidecar, where both extensions are built).
+  POST in one call without the GIL;
+- transport, C, one call, waits: the same call then waits out the 0.1 s
+  itself, on a ``_wake.Wake``, before it takes the GIL back: the shipper's
+  default on a kept-open connection to a loopback sidecar, where both
+  extensions are built and the queue is idle after the take.
 
 Encoders: Python (``_wire_fast`` and orjson, holding the GIL), or C
 (``_body``: reads the records holding it, writes the JSON without it; the
@@ -52,6 +55,7 @@ from _sidecar import SidecarProcess, free_port
 from driftline import _native
 from driftline._capture_settings import CaptureSettings
 from driftline._transport import Transport
+from driftline._wake import Wake
 from driftline._wire import CALL, Body, Entry, encode
 from fault_path import (
     BACKGROUND_CPU,
@@ -73,6 +77,7 @@ WAYS = (
     ("transport, C", "Python"),
     ("transport, C", "C"),
     ("transport, C, one call", "C"),
+    ("transport, C, one call, waits", "C"),
 )
 """(POST, encoder) pairs."""
 STALL = 100e-6
@@ -88,18 +93,21 @@ class Spin:
     stalled_s: float
 
 
-def _shipper(way: str, url: str) -> tuple[Callable[[list[Entry]], object], Callable[[], None]]:
-    """A function encoding and POSTing entries the given way, and one closing what it opened."""
+def _shipper(way: str, url: str) -> tuple[Callable[[list[Entry]], bool], Callable[[], None]]:
+    """A function encoding and POSTing entries the given way, and one closing what it opened.
+
+    The function returns True when it waited out the cycle's 0.1 s itself."""
     if way == "none":
-        return (lambda entries: _encode(entries)), (lambda: None)
+        return (lambda entries: _encode(entries) is None), (lambda: None)
     if way == "http.client":
         host, port = url.removeprefix("http://").split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=2.0)
 
-        def post(entries: list[Entry]) -> object:
+        def post(entries: list[Entry]) -> bool:
             payload = _encode(entries).payload
             conn.request("POST", "/v1/records", payload, {"Content-Type": "application/json"})
-            return conn.getresponse().read()
+            conn.getresponse().read()
+            return False
 
         return post, conn.close
     saved = _native.exchange
@@ -109,14 +117,24 @@ def _shipper(way: str, url: str) -> tuple[Callable[[list[Entry]], object], Calla
         transport = Transport(CaptureSettings(url=url, service_name="gil"), histogram)
     finally:
         _native.exchange = saved
-    if way != "transport, C, one call":
-        return (lambda entries: transport.post(_encode(entries), "/v1/records")), transport.close
+    if not way.startswith("transport, C, one call"):
+        return (lambda entries: transport.post(_encode(entries), "/v1/records") is None), (
+            transport.close
+        )
+    wake = Wake()
+    linger = 0.1 if way.endswith("waits") else 0.0
 
-    def post_entries(entries: list[Entry]) -> object:  # as CaptureQueue._ship
-        done = transport.post_entries("gil", entries, "/v1/records")
-        return done or transport.post(_encode(entries), "/v1/records")
+    def post_entries(entries: list[Entry]) -> bool:  # as CaptureQueue._ship
+        done = transport.post_entries("gil", entries, "/v1/records", wake.fileno(), linger)
+        if done is None:
+            transport.post(_encode(entries), "/v1/records")
+        return done is not None and done[2]
 
-    return post_entries, transport.close
+    def close() -> None:
+        transport.close()
+        wake.close()
+
+    return post_entries, close
 
 
 def _encode(entries: list[Entry]) -> Body:
@@ -133,6 +151,7 @@ def _spin(way: str, encoder: str, url: str, cycles: int) -> Spin:
 
     def cycle() -> None:
         os.sched_setaffinity(0, {BACKGROUND_CPU})
+        waited = False
         try:
             for n in range(cycles):
                 started = time.perf_counter()
@@ -140,8 +159,9 @@ def _spin(way: str, encoder: str, url: str, cycles: int) -> Spin:
                     (CALL, MODEL, VERSION, "champion", n * BATCH + i, started, None, row, 0.5)
                     for i, row in enumerate(islice(cycle_rows, BATCH))
                 ]
-                time.sleep(0.1)  # the records are queued already when the shipper wakes
-                ship(entries)
+                if not waited:
+                    time.sleep(0.1)  # the records are queued already when the shipper wakes
+                waited = ship(entries)
         finally:
             done.set()
 
@@ -221,7 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"thread spins in pure Python on CPU {CALLER_CPU}; another, on CPU {BACKGROUND_CPU} "
         f"with a `driftline sidecar`, builds {BATCH} call records, sleeps 0.1 s, encodes "
         "them (not gzipped, as by default to a loopback sidecar) and POSTs them (none: does "
-        "not); `one call`: `Transport.post_entries`, both in one call without the GIL. "
+        "not); `one call`: `Transport.post_entries`, both in one call without the GIL; "
+        "`waits`: that call then waits out the next cycle's 0.1 s itself. "
         "Counted: the spinning thread's voluntary context switches per cycle; losing the GIL "
         "to the other thread and waiting to get it back costs it about two, so `over none, "
         "Python` / 2 is about the GIL hand-overs the encoder and the POST add. `stalls`: "
