@@ -50,12 +50,15 @@ __all__ = ["ANSWER_PREFETCH", "KEEP_ALIVE_IDLE", "Outcome", "Transport", "comple
 ANSWER_PREFETCH = 65_536
 """Bytes of an answer ``_exchange`` reads at most; a longer one is read on from the socket."""
 
-KEEP_ALIVE_IDLE = 1.0
+KEEP_ALIVE_IDLE = 2.0
 """A connection idle for longer than this many seconds is closed rather than reused.
 
 Well below the keep-alive timeout of the sidecar's server (uvicorn: 5 s), so a
-reused connection has not been closed by the other end; at one body a second or
-less, every body opens a new connection, as it would without keep-alive.
+reused connection has not been closed by the other end; at one body every 2 s
+or less, every body opens a new connection, as it would without keep-alive.
+Above the default ``capture_flush_interval`` (1 s), so that a body sent at
+each interval is still POSTed on the kept-open connection, in the same call as
+its encoding and the wait for the next wake-up (``post_entries``).
 """
 
 

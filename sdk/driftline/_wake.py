@@ -22,6 +22,9 @@ from typing import Protocol
 
 __all__ = ["Wake", "WakeLike", "new_wake"]
 
+_LONGEST = 86_400.0
+"""Seconds a wait with a timeout lasts at most: poll takes its milliseconds as a C int."""
+
 
 class WakeLike(Protocol):
     """What the shipper and the submitters use of a wake-up; ``threading.Event`` has it."""
@@ -57,7 +60,9 @@ class Wake:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Return True once set, False when ``timeout`` seconds pass first."""
-        return self._ready(-1 if timeout is None else math.ceil(max(0.0, timeout) * 1000))
+        if timeout is None:
+            return self._ready(-1)
+        return self._ready(math.ceil(min(max(0.0, timeout), _LONGEST) * 1000))
 
     def _ready(self, milliseconds: int) -> bool:
         poller = select.poll()  # one per call: a poll object is not for two threads at once
@@ -74,7 +79,15 @@ class Wake:
 
 
 def new_wake() -> WakeLike:
-    """A ``Wake`` where the platform has eventfd, else a ``threading.Event``."""
+    """A ``Wake`` where the platform has eventfd and one can be made, else a ``threading.Event``.
+
+    An eventfd fails only without a free file descriptor (EMFILE, ENFILE); the
+    shipper then waits in Python rather than not start, or, in a forked child,
+    rather than be left half reset.
+    """
     if hasattr(os, "eventfd") and hasattr(select, "poll"):
-        return Wake()
+        try:
+            return Wake()
+        except OSError:
+            pass
     return threading.Event()
