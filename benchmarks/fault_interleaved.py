@@ -138,8 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     quick = is_quick()
     rounds = args.rounds or (24 if quick else 96)
     segments = args.segments or (3 if quick else 6)
-    if segments % 3 or segments > rounds:
-        parser.error("--segments: a multiple of 3, at most --rounds")
+    if segments < 3 or segments % 3 or rounds % segments:
+        parser.error("--segments: a positive multiple of 3 that divides --rounds")
+    per_segment = rounds // segments
     background = BACKGROUND_CPU if args.pin else None
 
     rows = model_rows()
@@ -173,9 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 workers[name] = (process, parent)
             sidecars["hung"].hang()
             serving: dict[str, str] = {}  # worker: the state it serves
-            per_segment = max(1, rounds // segments)
             for turn in range(rounds):
-                if turn % per_segment == 0 and turn // per_segment < segments:
+                if turn % per_segment == 0:
                     # Each worker to the next state, so each process serves each state alike.
                     segment = turn // per_segment
                     for w, name in enumerate(WORKERS):
@@ -288,7 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Three worker processes at once, one per sidecar state, the states moving on from "
         f"worker to worker {segments} times (each process serves each state {segments // 3} "
         "times; at each move driftline is shut down and configured anew, then every worker "
-        "calls for 0.5 s untimed), each with "
+        f"calls for 0.5 s untimed; a state lasts {per_segment * 3 * args.slice_seconds:g} "
+        "s per worker, so the hung one is mostly a POST waiting out its timeout while the "
+        "queue fills, and what is queued at each move is counted as shutdown), each with "
         f"fault_path's model ({NUMERIC} float features through {layers} hidden tanh layers of "
         "64 units), capture on with the default settings, metrics on, tracing off, 1 % of "
         "calls logged to /dev/null. healthy: a `driftline sidecar` answering; hung: a second "

@@ -21,9 +21,10 @@ POSTs:
 - transport, C, one call: ``Transport.post_entries``, the encoding and the
   POST in one call without the GIL;
 - transport, C, one call, waits: the same call then waits out the 0.1 s
-  itself, on a ``_wake.Wake``, before it takes the GIL back: the shipper's
-  default on a kept-open connection to a loopback sidecar, where both
-  extensions are built and the queue is idle after the take.
+  itself, on a ``_wake.Wake``, before it takes the GIL back, as the shipper
+  does on a kept-open connection to a loopback sidecar when nothing waits for
+  it after the take (both extensions built); its wait ends at the next full
+  batch, flush or ``capture_flush_interval``, here at the 0.1 s.
 
 Encoders: Python (``_wire_fast`` and orjson, holding the GIL), or C
 (``_body``: reads the records holding it, writes the JSON without it; the
