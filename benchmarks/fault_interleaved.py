@@ -8,8 +8,9 @@ with it). Here three worker processes run at once, each with the same
 capture on, each against one sidecar state at a time:
 
 - healthy: a ``driftline sidecar`` process answering;
-- hung: a second sidecar process, SIGSTOPped after the workers started (the port
-  accepts connections, nothing answers, POSTs time out, then the queue is full);
+- hung: a second sidecar process, SIGSTOPped once the workers started, before any
+  connects (the port accepts connections, nothing answers, POSTs time out, then the
+  queue fills);
 - down: a port nothing listens on (connections refused, retried with backoff).
 
 The workers take turns: the coordinator tells one worker to call for a slice of
@@ -294,7 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"fault_path's model ({NUMERIC} float features through {layers} hidden tanh layers of "
         "64 units), capture on with the default settings, metrics on, tracing off, 1 % of "
         "calls logged to /dev/null. healthy: a `driftline sidecar` answering; hung: a second "
-        "sidecar, SIGSTOPped after the workers started; down: a port nothing listens on. "
+        "sidecar, SIGSTOPped once the workers started, before any connects; down: a port "
+        "nothing listens on. "
         f"The workers take turns calling, {rounds} rounds of 3 x {args.slice_seconds:g} s, "
         "the order rotating each round, so the three states are timed on the same machine "
         "within about a second of each other; a worker not calling waits on a pipe while its "

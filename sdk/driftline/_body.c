@@ -577,14 +577,18 @@ write_request(const Body *body, const char *head, size_t head_size, size_t *size
     return request;
 }
 
-/* True when the `got` bytes of `buf` are one whole 2xx answer: nothing is left to read or
- * to retry, so the shipper may wait for its next body before it takes the GIL back. */
+/* True when the `got` bytes of `buf` are one whole 2xx answer, its end known from its head:
+ * nothing is left to read or to retry. */
 static int
 whole_success(const char *buf, Py_ssize_t got)
 {
-    const char *code = memchr(buf, ' ', (size_t)got);
-    return answer_length(buf, got) == got && code != NULL && buf + got - code > 3 &&
-           code[1] == '2';
+    int framed;
+    const char *end = memmem(buf, (size_t)got, "\r\n\r\n", 4);
+    if (end == NULL || answer_length(buf, got, &framed) != got || !framed) {
+        return 0;
+    }
+    int status = answer_status(buf, end);
+    return status >= 200 && status < 300;
 }
 
 static PyObject *

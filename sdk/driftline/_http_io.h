@@ -46,21 +46,38 @@ wait_for(int fd, short events, double deadline)
     }
 }
 
-/* The length of the whole answer once its head is among the `got` bytes of `buf`: the head
- * plus its Content-Length; the head alone when it has no valid one, or its status has no
- * body (1xx, 204, 304: RFC 9110 6.4.1); -1 while the head is not complete. */
-static Py_ssize_t
-answer_length(const char *buf, Py_ssize_t got)
+/* The status code on the status line of a head that ends at `end`, or 0 without one. */
+static int
+answer_status(const char *buf, const char *end)
 {
+    const char *code = memchr(buf, ' ', (size_t)(end - buf));
+    int status = 0;
+    for (int i = 1; code != NULL && i <= 3; i++) {
+        if (end - code <= i || code[i] < '0' || code[i] > '9') {
+            return 0;
+        }
+        status = status * 10 + (code[i] - '0');
+    }
+    return status;
+}
+
+/* The length of the whole answer once its head is among the `got` bytes of `buf`: the head
+ * plus its Content-Length; the head alone when its status has no body (1xx, 204, 304: RFC
+ * 9110 6.4.1), or when it has no valid Content-Length (chunked, or ended by closing), which
+ * *framed set to 0 tells apart; -1 while the head is not complete. `framed` may be NULL. */
+static Py_ssize_t
+answer_length(const char *buf, Py_ssize_t got, int *framed)
+{
+    int unused;
+    framed = framed != NULL ? framed : &unused;
+    *framed = 1;
     const char *end = memmem(buf, (size_t)got, "\r\n\r\n", 4);
     if (end == NULL) {
         return -1;
     }
     Py_ssize_t head = end - buf + 4;
-    const char *code = memchr(buf, ' ', (size_t)(end - buf));
-    if (code == NULL || end - code < 4 || code[1] == '1' ||
-        (code[1] == '2' && code[2] == '0' && code[3] == '4') ||
-        (code[1] == '3' && code[2] == '0' && code[3] == '4')) {
+    int status = answer_status(buf, end);
+    if (status < 200 || status == 204 || status == 304) {
         return head;
     }
     for (const char *line = memchr(buf, '\n', (size_t)(end - buf)); line != NULL && line < end;
@@ -81,10 +98,11 @@ answer_length(const char *buf, Py_ssize_t got)
         }
         /* No digits, or not only digits: http.client will say what is wrong with it. */
         if (digit == first || (*digit != '\r' && *digit != ' ' && *digit != '\t')) {
-            return head;
+            break;
         }
         return head + body;
     }
+    *framed = 0;
     return head;
 }
 
@@ -125,7 +143,7 @@ send_and_read(int fd, const char *request, Py_ssize_t size, char *buf, Py_ssize_
         ssize_t n = recv(fd, buf + *got, (size_t)(limit - *got), MSG_DONTWAIT);
         if (n > 0) {
             *got += n;
-            want = answer_length(buf, *got);
+            want = answer_length(buf, *got, NULL);
         }
         else if (n == 0) {
             break; /* closed by the peer: what came is the answer, or nothing */

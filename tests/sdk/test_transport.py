@@ -606,11 +606,33 @@ def test_the_combined_post_does_not_wait_after_an_answer_it_must_act_on(status: 
     assert (first, answer, waited) == (("success", 0), (expected, 0), False)
 
 
-def test_a_shipper_waiting_inside_the_combined_post_is_woken_by_submit_flush_and_close(
+def test_the_combined_post_does_not_wait_after_a_2xx_whose_end_its_head_does_not_give(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A chunked 2xx answer may go on past what was read: post_entries returns to read it
+    rather than wait for the wake-up (a call that waited would say so)."""
+    monkeypatch.setattr(_transport, "KEEP_ALIVE_IDLE", 60.0)  # the connection is kept
+    monkeypatch.setattr(_native, "exchange", _exchange)
+    chunked = ConnectionLog(chunked=True)
+    wake = Wake()
+    try:
+        sender = _transport_to(chunked.url)
+        sender.post(BODY, "/v1/records")
+        done = sender.post_entries("svc", _entries(3), "/v1/records", wake.fileno(), 5.0)
+        sender.close()
+    finally:
+        chunked.stop()
+        wake.close()
+
+    assert done is not None
+    assert (done[1], done[2]) == (("success", 0), False)
+
+
+def test_a_shipper_waiting_inside_the_combined_post_is_woken_by_submit_and_flush(
     server: ConnectionLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With a flush interval of an hour, the shipper that waits after a combined POST is
-    woken by a full batch (of one), by a flush and by close, which stops it; all is sent."""
+    woken by a full batch (of one) and by a flush; close then stops it; all is sent."""
     monkeypatch.setattr(_transport, "KEEP_ALIVE_IDLE", 60.0)  # the connection is kept
     monkeypatch.setattr(_native, "exchange", _exchange)
     waits = []
